@@ -9,15 +9,15 @@ import "time"
 type Kind int
 
 const (
-	Nil     Kind = iota
-	FD           // a descriptor number: becomes a variable such as fd3
-	Data         // bytes sent or received: written as an escaped Lua string
-	Addr         // an address the user gave or the kernel chose
-	Int          // an integer (backlog, sizes, byte counts)
-	Num          // a float (timeouts, seconds)
-	Str          // any other string (domain, type, option names, how)
-	Bool         // a boolean
-	Table        // a value the writer does not check (info tables, lists)
+	Nil   Kind = iota
+	FD         // a descriptor number: becomes a variable such as fd3
+	Data       // bytes sent or received: written as an escaped Lua string
+	Addr       // an address the user gave or the kernel chose
+	Int        // an integer (backlog, sizes, byte counts)
+	Num        // a float (timeouts, seconds)
+	Str        // any other string (domain, type, option names, how)
+	Bool       // a boolean
+	Table      // a value the writer does not check (info tables, lists)
 )
 
 // Value is one argument or result of an operation.

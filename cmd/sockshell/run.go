@@ -1,0 +1,247 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/luaapi"
+	"sockshell/repl"
+)
+
+// version is sockshell's version, printed by --version and written into
+// recordings.
+const version = "0.1.0"
+
+const usage = `usage:
+  sockshell                       interactive shell (readline when stdin is a terminal)
+  sockshell SCRIPT.lua [ARG...]   run a scenario script (Lua's arg table holds ARGs)
+  sockshell -e 'CHUNK'            run a Lua chunk
+  sockshell -i SCRIPT.lua         run the script, then stay in the shell with its state
+  sockshell --record FILE ...     record this session (shell or script) as a Lua script
+  sockshell -h | --help | --version
+
+options:
+  -e CHUNK         run CHUNK (before the script, if one is given)
+  -i               after the script or chunk, stay in the shell
+  --record FILE    record every operation into FILE as a replayable Lua script
+  --realtime       in a replay, keep the recorded pauses (at() waits)
+  --sandbox        refuse programs, file writes, loading files and os.exit
+  --timeout SECS   the session default timeout (scripts and piped input: 10s;
+                   the interactive shell: none; 0: none)
+  --version        print the version
+`
+
+// options are the command line's settings.
+type options struct {
+	chunk, record, timeout  string
+	interactive, sandbox    bool
+	realtime, help, version bool
+	script                  string
+	args                    []string
+}
+
+func parseArgs(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("sockshell", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.chunk, "e", "", "")
+	fs.BoolVar(&o.interactive, "i", false, "")
+	fs.StringVar(&o.record, "record", "", "")
+	fs.BoolVar(&o.realtime, "realtime", false, "")
+	fs.BoolVar(&o.sandbox, "sandbox", false, "")
+	fs.StringVar(&o.timeout, "timeout", "", "")
+	fs.BoolVar(&o.help, "h", false, "")
+	fs.BoolVar(&o.help, "help", false, "")
+	fs.BoolVar(&o.version, "version", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		o.script, o.args = rest[0], rest[1:]
+	}
+	return o, nil
+}
+
+// run is sockshell as a function of its arguments and standard streams.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	reserveLowFDs()
+	o, err := parseArgs(args[1:], stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sockshell: %v\n%s", err, usage)
+		return 2
+	}
+	switch {
+	case o.help:
+		fmt.Fprint(stdout, usage)
+		return 0
+	case o.version:
+		fmt.Fprintf(stdout, "sockshell %s\n", version)
+		return 0
+	}
+	terminal := isTerminal(stdin)
+	shell := o.script == "" && o.chunk == "" || o.interactive
+	timeout := 10 * time.Second
+	if shell && terminal && o.script == "" && o.chunk == "" {
+		timeout = 0
+	}
+	if o.timeout != "" {
+		d, ok := luaapi.ParseSeconds(o.timeout)
+		if !ok {
+			fmt.Fprintf(stderr, "sockshell: bad --timeout %q: expected seconds (2, 0.5) or a duration (250ms)\n", o.timeout)
+			return 2
+		}
+		timeout = d
+	}
+	rt, err := luaapi.New(luaapi.Config{Stdout: stdout, Stderr: stderr, DefaultTimeout: timeout,
+		Sandbox: o.sandbox, Realtime: o.realtime})
+	if err != nil {
+		fmt.Fprintf(stderr, "sockshell: %v\n", err)
+		return 1
+	}
+	defer rt.Close()
+	rec := newRecording(rt, stderr, args)
+	defer rec.stop()
+	if o.record != "" {
+		if err := rec.start(o.record); err != nil {
+			fmt.Fprintf(stderr, "sockshell: %v\n", err)
+			return 1
+		}
+	}
+	rt.OnRecord = rec.toggle
+	setArgs(rt.L, o)
+
+	status := 0
+	if o.chunk != "" {
+		status = runMain(rt, stderr, func() (*lua.LFunction, error) { return rt.L.LoadString(o.chunk) })
+	}
+	if o.script != "" && status == 0 {
+		status = runMain(rt, stderr, func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
+	}
+	if !shell {
+		return status
+	}
+	// After -i, a terminal shell waits as long as it takes.
+	if terminal && o.timeout == "" {
+		rt.SetDefaultTimeout(0)
+	}
+	sh := repl.New(rt, repl.Config{In: stdin, Out: stdout, Err: stderr, Terminal: terminal,
+		HistoryFile: historyFile(terminal)})
+	if st := sh.Run(); st != 0 {
+		return st
+	}
+	return status
+}
+
+func historyFile(terminal bool) string {
+	if !terminal {
+		return ""
+	}
+	return repl.DefaultHistoryFile()
+}
+
+// setArgs gives the script Lua's arg table: arg[0] the script, arg[1..]
+// its arguments, arg[-1] the program.
+func setArgs(L *lua.LState, o *options) {
+	t := L.NewTable()
+	t.RawSetInt(-1, lua.LString("sockshell"))
+	t.RawSetInt(0, lua.LString(o.script))
+	for i, a := range o.args {
+		t.RawSetInt(i+1, lua.LString(a))
+	}
+	L.SetGlobal("arg", t)
+}
+
+// runMain runs a chunk or script as the main task. When it ends, the other
+// tasks are cancelled. A Lua error prints FILE:LINE: message and gives 1.
+func runMain(rt *luaapi.Runtime, stderr io.Writer, load func() (*lua.LFunction, error)) int {
+	fn, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "sockshell: %s\n", luaapi.ErrorText(err))
+		return 1
+	}
+	var args []lua.LValue
+	if a, ok := rt.L.GetGlobal("arg").(*lua.LTable); ok {
+		for i := 1; i <= a.Len(); i++ {
+			args = append(args, a.RawGetInt(i))
+		}
+	}
+	main := rt.Spawn("main", fn, args...)
+	interrupted := 0
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case sig := <-sigs:
+			rt.Post(func() {
+				interrupted = 128 + int(sig.(syscall.Signal))
+				rt.Cancel(main, false)
+			})
+		case <-stop:
+		}
+	}()
+	rt.RunUntil(main.Done, true)
+	for _, t := range rt.Tasks() {
+		rt.Cancel(t, false)
+	}
+	switch {
+	case interrupted != 0:
+		return interrupted
+	case main.Err() != "":
+		fmt.Fprintln(stderr, main.Err())
+		return 1
+	case rt.FailedTasks() > 0:
+		return 1
+	}
+	return 0
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+var errNoRecord = errors.New("not recording")
+
+var reserveOnce sync.Once
+
+// reserveLowFDs makes the Go runtime's network poller take its descriptors
+// now, above 1000, so that they never sit between the session's sockets.
+func reserveLowFDs() {
+	reserveOnce.Do(func() {
+		var held []int
+		for {
+			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil || fd >= 1000 {
+				if err == nil {
+					held = append(held, fd)
+				}
+				break
+			}
+			held = append(held, fd)
+		}
+		if r, w, err := os.Pipe(); err == nil { // a pollable file starts the poller
+			r.Close()
+			w.Close()
+		}
+		for _, fd := range held {
+			unix.Close(fd)
+		}
+	})
+}

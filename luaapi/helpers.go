@@ -1,0 +1,239 @@
+package luaapi
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/sock"
+)
+
+var helperOps = []*Spec{
+	{Name: "expect", Params: params(p("got", KAny), p("want", KAny), opt("msg", KName)), Results: results(KAny),
+		Doc: "raise an error naming both values unless GOT equals WANT (or matches {match = PATTERN})", Returns: "GOT",
+		run: runExpect},
+	{Name: "hex", Params: params(p("data", KData)), Results: results(KString),
+		Doc: "the bytes as hex digits", Returns: "a string of hex digits", run: runHex},
+	{Name: "unhex", Params: params(p("hex", KName)), Results: results(KData),
+		Doc: "the bytes of hex digits (spaces and colons ignored)", Returns: `the bytes; nil, msg, "EINVAL" for bad digits`, run: runUnhex},
+	{Name: "hexdump", Params: params(p("data", KData)), Results: results(KString),
+		Doc: "the bytes as a hexdump -C listing", Returns: "the listing", run: runHexdump},
+	{Name: "strict", Params: params(p("on", KOnOff)), Results: results(KOK),
+		Doc: "on: every failing operation raises an error at its line (recordings start with it)", Returns: "true"},
+	{Name: "fails", Params: params(p("code", KName), p("fn", KFunc), opt("args", KRest)), Results: results(KRest),
+		Doc: "call fn(ARGS...) and raise unless it fails with errno CODE", Returns: "nil, msg, code"},
+	{Name: "at", Params: params(p("seconds", KSeconds)), Results: results(KOK),
+		Doc: "in a replay with --realtime, wait until SECONDS after the start; otherwise nothing", Returns: "true",
+		run: runAt},
+	{Name: "record", Params: params(p("file", KName)), Results: results(KOK),
+		Doc: "record this session's operations into FILE as a replayable script; record stop ends it", Returns: "true",
+		checked: true, run: runRecord},
+	{Name: "replay", Params: params(p("file", KName)), Results: results(KOK),
+		Doc: "run a recorded session, checking that it goes the same way", Returns: "true",
+		checked: true, run: runReplay},
+	{Name: "help", Params: params(opt("command", KName)), Results: results(),
+		Doc: "list the commands, or describe one", run: runHelp},
+}
+
+func runExpect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	got, want := L.Get(1), L.Get(2)
+	if L.GetTop() < 2 {
+		L.RaiseError("expect: EINVAL: expected two values to compare: expect(got, want [, msg])")
+	}
+	if m, ok := want.(*lua.LTable); ok {
+		if pat, ok := m.RawGetString("match").(lua.LString); ok {
+			s, isStr := got.(lua.LString)
+			if isStr && L.CallByParam(lua.P{Fn: L.GetField(L.GetGlobal("string"), "find"), NRet: 1, Protect: false}, s, pat) == nil && L.Get(-1) != lua.LNil {
+				L.Pop(1)
+				return vals(got), nil
+			}
+			if isStr {
+				L.Pop(1)
+			}
+			expectFail(L, fmt.Sprintf("a match for %s", Quote(string(pat))), got)
+		}
+	}
+	if !deepEqual(got, want, 0) {
+		expectFail(L, Show(want), got)
+	}
+	return vals(got), nil
+}
+
+func expectFail(L *lua.LState, want string, got lua.LValue) {
+	msg := ""
+	if s, ok := L.Get(3).(lua.LString); ok {
+		msg = string(s) + ": "
+	}
+	L.RaiseError("%sexpected %s, got %s", msg, want, Show(got))
+}
+
+func deepEqual(a, b lua.LValue, depth int) bool {
+	if a == b {
+		return true
+	}
+	ta, ok1 := a.(*lua.LTable)
+	tb, ok2 := b.(*lua.LTable)
+	if !ok1 || !ok2 || depth > 20 {
+		if na, ok := a.(lua.LNumber); ok {
+			nb, ok := b.(lua.LNumber)
+			return ok && na == nb
+		}
+		if sa, ok := a.(lua.LString); ok {
+			sb, ok := b.(lua.LString)
+			return ok && sa == sb
+		}
+		return false
+	}
+	equal := true
+	ta.ForEach(func(k, v lua.LValue) {
+		if equal && !deepEqual(v, tb.RawGet(k), depth+1) {
+			equal = false
+		}
+	})
+	tb.ForEach(func(k, v lua.LValue) {
+		if equal && ta.RawGet(k) == lua.LNil {
+			equal = false
+		}
+	})
+	return equal
+}
+
+// Show formats a Lua value for messages and the shell: strings in the DATA
+// syntax, tables with their contents.
+func Show(v lua.LValue) string { return show(v, 0) }
+
+func show(v lua.LValue, depth int) string {
+	switch x := v.(type) {
+	case lua.LString:
+		return Quote(string(x))
+	case *lua.LTable:
+		if depth > 3 {
+			return "{...}"
+		}
+		var parts []string
+		n := x.Len()
+		for i := 1; i <= n; i++ {
+			parts = append(parts, show(x.RawGetInt(i), depth+1))
+		}
+		var keyed []string
+		x.ForEach(func(k, val lua.LValue) {
+			if kn, ok := k.(lua.LNumber); ok && int(kn) >= 1 && int(kn) <= n && float64(kn) == float64(int(kn)) {
+				return
+			}
+			ks := k.String()
+			if _, ok := k.(lua.LString); !ok {
+				ks = "[" + show(k, depth+1) + "]"
+			}
+			keyed = append(keyed, ks+" = "+show(val, depth+1))
+		})
+		sort.Strings(keyed)
+		return "{" + strings.Join(append(parts, keyed...), ", ") + "}"
+	}
+	return v.String()
+}
+
+func runHex(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	return vals(lua.LString(fmt.Sprintf("%x", checkString(L, "hex", 1, "a string")))), nil
+}
+
+func runUnhex(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	s, err := Unhex(checkString(L, "unhex", 1, "a string of hex digits"))
+	if err != nil {
+		return failure(&sock.Error{Op: "unhex", FD: -1, Err: unix.EINVAL, Detail: err.Error()}), nil
+	}
+	return vals(lua.LString(s)), nil
+}
+
+func runHexdump(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	return vals(lua.LString(Hexdump(checkString(L, "hexdump", 1, "a string")))), nil
+}
+
+func runAt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	d := optTimeout(L, "at", 1)
+	if !rt.cfg.Realtime || d < 0 || time.Since(rt.start) >= d {
+		return rt.ret1(lua.LTrue), nil
+	}
+	return nil, &waitReq{kind: waitSleep, deadline: rt.start.Add(d), op: "at", fd: -1,
+		timedOut: func() []lua.LValue { return vals(lua.LTrue) }}
+}
+
+func runRecord(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	file := checkString(L, "record", 1, "a file name, or stop")
+	if rt.cfg.Sandbox {
+		return failure(&sock.Error{Op: "record", FD: -1, Addr: file, Err: unix.EPERM, Detail: "file writes are refused in --sandbox"}), nil
+	}
+	if rt.OnRecord == nil {
+		return failure(&sock.Error{Op: "record", FD: -1, Err: unix.ENOTSUP, Detail: "recording is not available here"}), nil
+	}
+	if file == "stop" {
+		file = ""
+	}
+	if err := rt.OnRecord(file); err != nil {
+		return failure(&sock.Error{Op: "record", FD: -1, Addr: file, Err: unix.EIO, Detail: err.Error()}), nil
+	}
+	return rt.ret1(lua.LTrue), nil
+}
+
+func runReplay(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	file := checkString(L, "replay", 1, "a file name")
+	if rt.cfg.Sandbox {
+		return failure(&sock.Error{Op: "replay", FD: -1, Addr: file, Err: unix.EPERM, Detail: "loading files is refused in --sandbox"}), nil
+	}
+	fn, err := L.LoadFile(file)
+	if err != nil {
+		return failure(&sock.Error{Op: "replay", FD: -1, Addr: file, Err: unix.ENOENT, Detail: luaErrorText(err)}), nil
+	}
+	L.Push(fn)
+	L.Call(0, 0) // runs in this task: waits yield as usual; a divergence raises
+	return rt.ret1(lua.LTrue), nil
+}
+
+func runHelp(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fmt.Fprint(rt.out, Help(optString(L, "help", 1, "a command name", "")))
+	return nil, nil
+}
+
+// Help returns the help text: every command with its synopsis and one
+// line, or the whole description of one.
+func Help(name string) string {
+	var b strings.Builder
+	if name == "" {
+		b.WriteString("Commands (also Lua functions of the same name; any other line is Lua):\n")
+		for _, s := range Specs {
+			fmt.Fprintf(&b, "  %-44s %s\n", s.Usage(), s.Doc)
+		}
+		b.WriteString("  fds                                          print the descriptor table\n")
+		b.WriteString("  exit                                         close every socket and leave (or Ctrl-D)\n")
+		b.WriteString("ADDR: host:port, [v6addr]:port, /path, unix:rel/path, @abstract; port 0: the kernel picks.\n")
+		b.WriteString(`DATA: word, "C \n \r \t \0 \\ \" \xNN escapes", or hex:48656c6c6f. TIMEOUT: 2, 0.5, 250ms.` + "\n")
+		b.WriteString("Show received data as a hexdump with -x (recv -x 4), all of long data with -a; _ holds the last result.\n")
+		b.WriteString("help COMMAND describes one.\n")
+		return b.String()
+	}
+	s, ok := Lookup(name)
+	if !ok {
+		return fmt.Sprintf("no command %q; help lists them\n", name)
+	}
+	fmt.Fprintf(&b, "%s\n  %s\n", s.Usage(), s.Doc)
+	if s.Returns != "" {
+		fmt.Fprintf(&b, "  returns: %s\n", s.Returns)
+	}
+	if s.checked {
+		b.WriteString(`  on failure: nil, message, code (e.g. nil, "connect 3 127.0.0.1:1: ECONNREFUSED: connection refused", "ECONNREFUSED")` + "\n")
+	}
+	if name == "setopt" || name == "getopt" {
+		b.WriteString("  options:\n")
+		for _, o := range sock.Options {
+			kind := "bytes"
+			if o.Bool {
+				kind = "on|off"
+			}
+			fmt.Fprintf(&b, "    %-10s %-7s %s\n", o.Name, kind, o.Doc)
+		}
+	}
+	return b.String()
+}

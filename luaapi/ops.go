@@ -1,0 +1,512 @@
+package luaapi
+
+import (
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/sock"
+)
+
+// Specs is every operation of sockshell, in the order help lists them.
+var Specs []*Spec
+
+func init() {
+	Specs = append(Specs, socketOps...)
+	Specs = append(Specs, framingOps...)
+	Specs = append(Specs, taskOps...)
+	Specs = append(Specs, helperOps...)
+}
+
+var socketOps = []*Spec{
+	{Name: "socket", Params: params(p("domain", KDomain), p("type", KType)), Results: results(KFD),
+		Doc: "create a socket (domain inet|inet6|unix, type stream|dgram)", Returns: "the new descriptor",
+		recorded: true, checked: true, run: runSocket},
+	{Name: "bind", Params: params(p("fd", KFD), p("addr", KAddr)), Results: results(KOK),
+		Doc: "give the socket a local address (port 0: the kernel picks)", Returns: "true",
+		recorded: true, checked: true, run: runBind},
+	{Name: "listen", Params: params(p("fd", KFD), opt("backlog", KInt)), Results: results(KOK),
+		Doc: "accept connections on the socket; BACKLOG (default 128) bounds the queue of completed ones", Returns: "true",
+		recorded: true, checked: true, run: runListen},
+	{Name: "accept", Params: params(p("fd", KFD), opt("timeout", KSeconds)), Results: results(KFD, KAddr),
+		Doc: "take a connection the kernel completed, waiting for one", Returns: "the new descriptor, the peer's address",
+		recorded: true, checked: true, run: runAccept},
+	{Name: "connect", Params: params(p("fd", KFD), p("addr", KAddr), opt("timeout", KSeconds)), Results: results(KOK),
+		Doc: "connect to ADDR (stream: the handshake; dgram: set the default peer)", Returns: "true",
+		recorded: true, checked: true, run: runConnect},
+	{Name: "send", Params: params(p("fd", KFD), p("data", KData), opt("timeout", KSeconds)), Results: results(KInt),
+		Doc: "send DATA, waiting while the send buffer is full", Returns: "the number of bytes the kernel took",
+		recorded: true, checked: true, run: runSend},
+	{Name: "recv", Params: params(p("fd", KFD), opt("max", KInt), opt("timeout", KSeconds)), Results: results(KData),
+		Doc: "receive at most MAX bytes (default 65536), waiting for some", Returns: `the bytes; "" at end of stream`,
+		recorded: true, checked: true, run: runRecv},
+	{Name: "sendto", Params: params(p("fd", KFD), p("data", KData), p("addr", KAddr)), Results: results(KInt),
+		Doc: "send DATA to ADDR (a datagram)", Returns: "the number of bytes sent",
+		recorded: true, checked: true, run: runSendTo},
+	{Name: "recvfrom", Params: params(p("fd", KFD), opt("max", KInt), opt("timeout", KSeconds)), Results: results(KData, KAddr),
+		Doc: "receive one datagram of at most MAX bytes and its sender", Returns: "the bytes, the sender's address",
+		recorded: true, checked: true, run: runRecvFrom},
+	{Name: "shutdown", Params: params(p("fd", KFD), p("how", KHow)), Results: results(KOK),
+		Doc: "shut down reading (rd), writing (wr: sends FIN) or both (rdwr)", Returns: "true",
+		recorded: true, checked: true, run: runShutdown},
+	{Name: "close", Params: params(p("fd", KFD)), Results: results(KOK),
+		Doc: "close the descriptor", Returns: "true",
+		recorded: true, checked: true, run: runClose},
+	{Name: "getsockname", Params: params(p("fd", KFD)), Results: results(KAddr),
+		Doc: "the socket's local address", Returns: "the address",
+		recorded: true, checked: true, run: runSockname},
+	{Name: "getpeername", Params: params(p("fd", KFD)), Results: results(KAddr),
+		Doc: "the address of the socket's peer", Returns: "the address",
+		recorded: true, checked: true, run: runPeername},
+	{Name: "setopt", Params: params(p("fd", KFD), p("name", KOption), p("value", KValue)), Results: results(KOK),
+		Doc: "set a socket option (see help setopt)", Returns: "true",
+		recorded: true, checked: true, run: runSetopt},
+	{Name: "getopt", Params: params(p("fd", KFD), p("name", KOption)), Results: results(KAny),
+		Doc: "read a socket option", Returns: "a boolean, or a number (bytes; linger: seconds, -1 off)",
+		recorded: true, checked: true, run: runGetopt},
+	{Name: "settimeout", Params: params(p("fd", KFD), p("seconds", KSeconds)), Results: results(KOK),
+		Doc: "bound every waiting call on FD (off, or 0 with -1: the session default)", Returns: "true",
+		recorded: true, checked: true, run: runSettimeout},
+	{Name: "nonblock", Params: params(p("fd", KFD), p("on", KOnOff)), Results: results(KOK),
+		Doc: "on: calls on FD return EAGAIN at once instead of waiting", Returns: "true",
+		recorded: true, checked: true, run: runNonblock},
+	{Name: "timeout", Params: params(opt("seconds", KSeconds)), Results: results(KNum),
+		Doc: "set the session default timeout (0: none); without SECONDS show it", Returns: "the default timeout in seconds (0: none)",
+		recorded: true, run: runTimeout},
+	{Name: "info", Params: params(p("fd", KFD)), Results: results(KTable),
+		Doc: "the descriptor's row: state, addresses, byte counts, kernel queues and TCP state", Returns: "a table with fd, domain, type, state, tcp_state, local, remote, sent, received, recvq, sendq, buffered",
+		checked: true, run: runInfo},
+	{Name: "fds", Results: results(KTable),
+		Doc: "the descriptor table", Returns: "a list of info tables, ordered by fd",
+		run: runFds},
+	{Name: "poll", Params: params(p("fds", KFDList), opt("timeout", KSeconds), opt("mode", KName)), Results: results(KTable),
+		Doc: `wait until one of FDS is ready to read ("r", default) or write ("w")`, Returns: "the list of ready descriptors (empty on timeout)",
+		recorded: true, checked: true, run: runPoll},
+}
+
+func runSocket(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	domain := checkString(L, "socket", 1, "a domain (inet, inet6 or unix)")
+	typ := checkString(L, "socket", 2, "a type (stream or dgram)")
+	fd, err := rt.Table.Socket(domain, typ)
+	if err != nil {
+		return failure(err), nil
+	}
+	return rt.ret1(lua.LNumber(fd)), nil
+}
+
+func runBind(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "bind", 1)
+	addr := checkString(L, "bind", 2, "an address")
+	return rt.okOr(rt.Table.Bind(fd, addr)), nil
+}
+
+func runListen(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "listen", 1)
+	backlog := optInt(L, "listen", 2, "a backlog (a number)", 128)
+	return rt.okOr(rt.Table.Listen(fd, backlog)), nil
+}
+
+func runAccept(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "accept", 1)
+	timeout := optTimeout(L, "accept", 2)
+	try := func() ([]lua.LValue, error) {
+		nfd, sa, err := rt.Table.Accept(fd)
+		if err == unix.EAGAIN {
+			return nil, err
+		}
+		if err != nil {
+			return failure(err), nil
+		}
+		return vals(lua.LNumber(nfd), lua.LString(sock.FormatAddr(sa))), nil
+	}
+	return rt.attempt("accept", fd, "", unix.EPOLLIN, timeout, try)
+}
+
+func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "connect", 1)
+	addr := checkString(L, "connect", 2, "an address")
+	timeout := optTimeout(L, "connect", 3)
+	err := rt.Table.Connect(fd, addr)
+	if err != unix.EINPROGRESS {
+		return rt.okOr(err), nil
+	}
+	try := func() ([]lua.LValue, error) {
+		err := rt.Table.FinishConnect(fd, addr)
+		if err == unix.EINPROGRESS {
+			return nil, unix.EAGAIN
+		}
+		return rt.okOr(err), nil
+	}
+	return rt.waitFor("connect", fd, addr, unix.EPOLLOUT, timeout, try)
+}
+
+func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "send", 1)
+	data := checkString(L, "send", 2, "data (a string)")
+	n, err := rt.Table.Send(fd, data)
+	if err == nil {
+		return rt.ret1(lua.LNumber(n)), nil
+	}
+	if err != unix.EAGAIN {
+		return failure(err), nil
+	}
+	try := func() ([]lua.LValue, error) {
+		n, err := rt.Table.Send(fd, data)
+		if err == nil {
+			return vals(lua.LNumber(n)), nil
+		}
+		if err == unix.EAGAIN {
+			return nil, err
+		}
+		return failure(err), nil
+	}
+	return rt.waitFor("send", fd, "", unix.EPOLLOUT, optTimeout(L, "send", 3), try)
+}
+
+func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "recv", 1)
+	max := optInt(L, "recv", 2, "a size in bytes", 65536)
+	b, err := rt.Table.Recv(fd, max)
+	if err == nil {
+		return rt.ret1(lua.LString(b)), nil
+	}
+	if err != unix.EAGAIN {
+		return failure(err), nil
+	}
+	try := func() ([]lua.LValue, error) {
+		b, err := rt.Table.Recv(fd, max)
+		if err == nil {
+			return vals(lua.LString(b)), nil
+		}
+		if err == unix.EAGAIN {
+			return nil, err
+		}
+		return failure(err), nil
+	}
+	return rt.waitFor("recv", fd, "", unix.EPOLLIN, optTimeout(L, "recv", 3), try)
+}
+
+func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "sendto", 1)
+	data := checkString(L, "sendto", 2, "data (a string)")
+	addr := checkString(L, "sendto", 3, "an address")
+	try := func() ([]lua.LValue, error) {
+		n, err := rt.Table.SendTo(fd, data, addr)
+		if err == unix.EAGAIN {
+			return nil, err
+		}
+		if err != nil {
+			return failure(err), nil
+		}
+		return vals(lua.LNumber(n)), nil
+	}
+	return rt.attempt("sendto", fd, addr, unix.EPOLLOUT, -1, try)
+}
+
+func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "recvfrom", 1)
+	max := optInt(L, "recvfrom", 2, "a size in bytes", 65536)
+	timeout := optTimeout(L, "recvfrom", 3)
+	try := func() ([]lua.LValue, error) {
+		b, from, err := rt.Table.RecvFrom(fd, max)
+		if err == unix.EAGAIN {
+			return nil, err
+		}
+		if err != nil {
+			return failure(err), nil
+		}
+		return vals(lua.LString(b), lua.LString(sock.FormatAddr(from))), nil
+	}
+	return rt.attempt("recvfrom", fd, "", unix.EPOLLIN, timeout, try)
+}
+
+func runShutdown(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "shutdown", 1)
+	how := checkString(L, "shutdown", 2, "rd, wr or rdwr")
+	return rt.okOr(rt.Table.Shutdown(fd, how)), nil
+}
+
+func runClose(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "close", 1)
+	err := rt.Table.Close(fd)
+	if err == nil {
+		rt.fdClosed(fd)
+	}
+	return rt.okOr(err), nil
+}
+
+func runSockname(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	a, err := rt.Table.Sockname(checkFD(L, "getsockname", 1))
+	if err != nil {
+		return failure(err), nil
+	}
+	return vals(lua.LString(a)), nil
+}
+
+func runPeername(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	a, err := rt.Table.Peername(checkFD(L, "getpeername", 1))
+	if err != nil {
+		return failure(err), nil
+	}
+	return vals(lua.LString(a)), nil
+}
+
+func runSetopt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "setopt", 1)
+	name := checkString(L, "setopt", 2, "an option name")
+	o, ok := sock.LookupOption(name)
+	if !ok {
+		return failure(rt.Table.SetOpt(fd, name, 0)), nil
+	}
+	var v int
+	if o.Bool {
+		if checkBool(L, "setopt", 3) {
+			v = 1
+		}
+	} else {
+		v = checkInt(L, "setopt", 3, "a number")
+	}
+	return rt.okOr(rt.Table.SetOpt(fd, name, v)), nil
+}
+
+func runGetopt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "getopt", 1)
+	name := checkString(L, "getopt", 2, "an option name")
+	v, err := rt.Table.GetOpt(fd, name)
+	if err != nil {
+		return failure(err), nil
+	}
+	if o, _ := sock.LookupOption(name); o.Bool {
+		return vals(lua.LBool(v != 0)), nil
+	}
+	return vals(lua.LNumber(v)), nil
+}
+
+func runSettimeout(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "settimeout", 1)
+	e, err := rt.Table.Get("settimeout", fd)
+	if err != nil {
+		return failure(err), nil
+	}
+	if x, ok := L.Get(2).(lua.LNumber); ok && x < 0 || L.Get(2).String() == "off" {
+		e.Timeout, e.HasTimeout = 0, false
+		return rt.ret1(lua.LTrue), nil
+	}
+	d := optTimeout(L, "settimeout", 2)
+	e.Timeout, e.HasTimeout = d, d >= 0
+	return rt.ret1(lua.LTrue), nil
+}
+
+func runNonblock(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fd := checkFD(L, "nonblock", 1)
+	e, err := rt.Table.Get("nonblock", fd)
+	if err != nil {
+		return failure(err), nil
+	}
+	e.Nonblock = L.Get(2) == lua.LNil || checkBool(L, "nonblock", 2)
+	return rt.ret1(lua.LTrue), nil
+}
+
+func runTimeout(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	if L.Get(1) != lua.LNil {
+		rt.Table.DefaultTimeout = max(0, optTimeout(L, "timeout", 1))
+	}
+	return vals(lua.LNumber(rt.Table.DefaultTimeout.Seconds())), nil
+}
+
+func runInfo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	in, err := rt.Table.Info(checkFD(L, "info", 1))
+	if err != nil {
+		return failure(err), nil
+	}
+	return vals(infoTable(L, in)), nil
+}
+
+func runFds(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	list := L.NewTable()
+	for _, fd := range rt.Table.FDs() {
+		if in, err := rt.Table.Info(fd); err == nil {
+			list.Append(infoTable(L, in))
+		}
+	}
+	return vals(list), nil
+}
+
+func infoTable(L *lua.LState, in sock.Info) *lua.LTable {
+	t := L.NewTable()
+	t.RawSetString("fd", lua.LNumber(in.FD))
+	t.RawSetString("domain", lua.LString(in.Domain))
+	t.RawSetString("type", lua.LString(in.Type))
+	t.RawSetString("state", lua.LString(in.State))
+	if in.TCPState != "" {
+		t.RawSetString("tcp_state", lua.LString(in.TCPState))
+	}
+	t.RawSetString("local", lua.LString(in.Local))
+	t.RawSetString("remote", lua.LString(in.Remote))
+	t.RawSetString("sent", lua.LNumber(in.Sent))
+	t.RawSetString("received", lua.LNumber(in.Received))
+	t.RawSetString("recvq", lua.LNumber(in.RecvQ))
+	t.RawSetString("sendq", lua.LNumber(in.SendQ))
+	t.RawSetString("buffered", lua.LNumber(in.Buffered))
+	return t
+}
+
+// InfoFromTable reads an info table back, for the shell's printing.
+func InfoFromTable(t *lua.LTable) sock.Info {
+	num := func(k string) int64 { n, _ := t.RawGetString(k).(lua.LNumber); return int64(n) }
+	str := func(k string) string {
+		if s, ok := t.RawGetString(k).(lua.LString); ok {
+			return string(s)
+		}
+		return ""
+	}
+	return sock.Info{FD: int(num("fd")), Domain: str("domain"), Type: str("type"), State: str("state"),
+		TCPState: str("tcp_state"), Local: str("local"), Remote: str("remote"), Sent: num("sent"),
+		Received: num("received"), RecvQ: int(num("recvq")), SendQ: int(num("sendq")), Buffered: int(num("buffered"))}
+}
+
+func runPoll(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	tbl, ok := L.Get(1).(*lua.LTable)
+	if !ok {
+		argError(L, "poll", 1, "a list of descriptors")
+	}
+	var fds []int
+	for i := 1; i <= tbl.Len(); i++ {
+		x, ok := tbl.RawGetInt(i).(lua.LNumber)
+		if !ok {
+			L.RaiseError("poll: EINVAL: bad argument #1: expected a list of descriptors, item %d is %s", i, describe(tbl.RawGetInt(i)))
+		}
+		if _, err := rt.Table.Get("poll", int(x)); err != nil {
+			return failure(err), nil
+		}
+		fds = append(fds, int(x))
+	}
+	timeout := optTimeout(L, "poll", 2)
+	mode := optString(L, "poll", 3, `"r" or "w"`, "r")
+	var events int16 = unix.POLLIN
+	var epev uint32 = unix.EPOLLIN
+	switch mode {
+	case "r":
+	case "w":
+		events, epev = unix.POLLOUT, unix.EPOLLOUT
+	default:
+		argError(L, "poll", 3, `"r" or "w"`)
+	}
+	check := func() ([]lua.LValue, error) {
+		ready := rt.readyFDs(fds, events)
+		if len(ready) == 0 {
+			return nil, nil
+		}
+		list := rt.L.NewTable()
+		for _, fd := range ready {
+			list.Append(lua.LNumber(fd))
+		}
+		return vals(list), nil
+	}
+	if res, _ := check(); res != nil || timeout == 0 || len(fds) == 0 {
+		if res == nil {
+			res = vals(rt.L.NewTable())
+		}
+		return res, nil
+	}
+	if timeout < 0 {
+		timeout = rt.Table.DefaultTimeout
+		if timeout == 0 {
+			timeout = -1
+		}
+	}
+	w := &waitReq{kind: waitPoll, fds: fds, events: epev, op: "poll", fd: -1, retry: check}
+	if timeout >= 0 {
+		w.deadline = time.Now().Add(timeout)
+	}
+	w.timedOut = func() []lua.LValue { return vals(rt.L.NewTable()) }
+	return nil, w
+}
+
+// readyFDs returns the descriptors of fds ready for events now; bytes
+// buffered by a framing helper count as readable.
+func (rt *Runtime) readyFDs(fds []int, events int16) []int {
+	pfds := make([]unix.PollFd, len(fds))
+	for i, fd := range fds {
+		pfds[i] = unix.PollFd{Fd: int32(fd), Events: events}
+	}
+	unix.Poll(pfds, 0)
+	var ready []int
+	for i, fd := range fds {
+		buffered := false
+		if e, err := rt.Table.Get("poll", fd); err == nil && events == unix.POLLIN {
+			buffered = e.Buffered() > 0
+		}
+		if pfds[i].Revents != 0 || buffered {
+			ready = append(ready, fd)
+		}
+	}
+	return ready
+}
+
+// attempt makes a call once and, if it would block, waits for it.
+func (rt *Runtime) attempt(op string, fd int, addr string, events uint32, timeout time.Duration, try func() ([]lua.LValue, error)) ([]lua.LValue, *waitReq) {
+	res, err := try()
+	if err != unix.EAGAIN {
+		return res, nil
+	}
+	return rt.waitFor(op, fd, addr, events, timeout, try)
+}
+
+// waitFor makes the wait request of a call that would block — or, on a
+// descriptor in non-blocking mode, fails it with EAGAIN at once.
+func (rt *Runtime) waitFor(op string, fd int, addr string, events uint32, timeout time.Duration, try func() ([]lua.LValue, error)) ([]lua.LValue, *waitReq) {
+	if e, err := rt.Table.Get(op, fd); err == nil && e.Nonblock {
+		return failure(&sock.Error{Op: op, FD: fd, Addr: addr, Err: unix.EAGAIN, Detail: "would block (descriptor is non-blocking)"}), nil
+	}
+	return nil, &waitReq{kind: waitIO, fds: []int{fd}, events: events, deadline: rt.Table.Deadline(fd, timeout),
+		op: op, fd: fd, addr: addr, retry: try}
+}
+
+// waitHere waits for w on this goroutine: for calls made outside any task.
+func (rt *Runtime) waitHere(w *waitReq) []lua.LValue {
+	for {
+		switch w.kind {
+		case waitIO, waitPoll:
+			var ev int16 = unix.POLLIN
+			if w.events&unix.EPOLLOUT != 0 {
+				ev = unix.POLLOUT
+			}
+			if res, err := w.retry(); err != unix.EAGAIN && res != nil {
+				return res
+			}
+			if err := rt.Table.Wait(rt.ctx(), w.fds[0], ev, w.deadline); err != nil {
+				if err == unix.ETIMEDOUT {
+					return rt.timedOut(w)
+				}
+				return w.fail(err.(unix.Errno), "")
+			}
+		case waitSleep:
+			time.Sleep(time.Until(w.deadline))
+			return rt.timedOut(w)
+		default:
+			return w.fail(unix.EDEADLK, "cannot wait for a task outside a task")
+		}
+	}
+}
+
+func (rt *Runtime) timedOut(w *waitReq) []lua.LValue {
+	if w.timedOut != nil {
+		return w.timedOut()
+	}
+	return w.fail(unix.ETIMEDOUT, "timed out")
+}
+
+func (rt *Runtime) ret1(v lua.LValue) []lua.LValue {
+	rt.rets[0] = v
+	return rt.rets[:1]
+}
+
+// okOr gives true, or the failure of err.
+func (rt *Runtime) okOr(err error) []lua.LValue {
+	if err != nil {
+		return failure(err)
+	}
+	return rt.ret1(lua.LTrue)
+}

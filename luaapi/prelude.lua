@@ -1,0 +1,119 @@
+-- Runs once when a Runtime is made. MARK is what a socket call yields to the
+-- scheduler when it has to wait; OPS names the functions strict() checks.
+local MARK, OPS = ...
+
+local create, resume, yield, status, running =
+  coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.running
+local select, type, error, unpack, tostring = select, type, error, unpack, tostring
+
+-- A yield is always made in argument position, never as `return yield(...)`:
+-- gopher-lua crashes on a tail call of the builtin yield.
+local function pass(...) return ... end
+
+-- coroutine.yield as a Lua function, so `return coroutine.yield(x)` in user
+-- code is an ordinary tail call.
+coroutine.yield = function(...)
+  return pass(yield(...))
+end
+
+-- Resuming a coroutine forwards the scheduler's waits through it: a socket
+-- call inside a user coroutine waits for its descriptor, not for the
+-- coroutine's resumer.
+local function forward(co, ok, first, ...)
+  if ok and first == MARK then
+    if status(co) == "suspended" then
+      return forward(co, resume(co, yield(MARK)))
+    end
+    -- The coroutine ended in a tail call of a waiting operation
+    -- (`return recv(fd)`): its results are the coroutine's.
+    return pass(true, yield(MARK))
+  end
+  return ok, first, ...
+end
+
+coroutine.resume = function(co, ...)
+  return forward(co, resume(co, ...))
+end
+
+coroutine.wrap = function(f)
+  local co = create(f)
+  local function unwrap(ok, ...)
+    if not ok then error((...), 2) end
+    return ...
+  end
+  return function(...)
+    return unwrap(forward(co, resume(co, ...)))
+  end
+end
+
+-- pcall and xpcall that a waiting call can yield through (the coxpcall
+-- technique): the function runs in a coroutine of its own and every yield
+-- is passed up and its answer passed back down.
+local function finish(co, handler, ok, ...)
+  if not ok then
+    if handler then return false, handler((...)) end
+    return false, ...
+  end
+  if status(co) == "dead" then return true, ... end
+  return finish(co, handler, resume(co, yield(...)))
+end
+
+local rawpcall = pcall
+
+pcall = function(f, ...)
+  if type(f) ~= "function" then return rawpcall(f, ...) end
+  local co = create(function(...) return pass(f(...)) end)
+  return finish(co, nil, resume(co, ...))
+end
+
+xpcall = function(f, handler, ...)
+  if type(f) ~= "function" then return rawpcall(f, ...) end
+  local co = create(function(...) return pass(f(...)) end)
+  return finish(co, handler, resume(co, ...))
+end
+
+-- (gopher-lua counts error levels from the error function itself, so the
+-- caller of a prelude function is level 3.)
+--
+-- strict(true) makes every failing operation raise an error at the line
+-- that called it; recordings start with it. fails(code, fn, ...) calls fn
+-- without that check and raises unless it failed with the errno code.
+local raw = {}
+local function check(name, ok, msg, code, ...)
+  if ok == nil and type(code) == "string" then
+    error(name .. ": expected success, got " .. msg, 3)
+  end
+  return ok, msg, code, ...
+end
+
+local function wrap(name, f)
+  local w = function(...) return check(name, f(...)) end
+  raw[w] = f
+  return w
+end
+
+function strict(on)
+  for _, name in ipairs(OPS) do
+    local f = _G[name]
+    if on and not raw[f] then
+      _G[name] = wrap(name, f)
+    elseif not on and raw[f] then
+      _G[name] = raw[f]
+    end
+  end
+  return true
+end
+
+function fails(code, f, ...)
+  if type(f) ~= "function" then
+    error("fails: expected a function as argument 2, got " .. type(f), 3)
+  end
+  local r = {(raw[f] or f)(...)}
+  if r[1] == nil and r[3] == code then
+    return nil, r[2], r[3]
+  end
+  if r[1] == nil then
+    error("expected " .. code .. ", got " .. tostring(r[2]), 3)
+  end
+  error("expected " .. code .. ", got success", 3)
+end

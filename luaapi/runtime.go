@@ -1,0 +1,226 @@
+// Package luaapi makes sockshell's operations Lua functions on a gopher-lua
+// state, from one table of specs (Specs) that also feeds the shell's help,
+// completion and argument parsing. It runs the task scheduler that lets
+// blocking-looking Lua code wait on many sockets at once, and reports every
+// completed call to an optional recorder.
+package luaapi
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/record"
+	"sockshell/sock"
+)
+
+// Config says how to build a Runtime. Its zero value is usable: output is
+// discarded and calls wait without a default timeout.
+type Config struct {
+	Stdout, Stderr io.Writer
+	// DefaultTimeout bounds every waiting call that has no timeout of its
+	// own (10 s in scripts and piped input; none in the interactive shell).
+	DefaultTimeout time.Duration
+	// Sandbox refuses programs, file writes, loading files and os.exit.
+	Sandbox bool
+	// Realtime makes at() keep the pauses of a recording.
+	Realtime bool
+}
+
+// Recorder receives one event per completed operation.
+type Recorder interface {
+	Write(record.Event) error
+}
+
+// Runtime is a Lua state with sockshell's functions, its descriptor table
+// and its task scheduler. It is not safe for concurrent use: one goroutine
+// calls it, and other goroutines reach it through Post.
+type Runtime struct {
+	L     *lua.LState
+	Table *sock.Table
+
+	out, err    io.Writer
+	cfg         Config
+	s           scheduler
+	marker      *lua.LUserData // what a call yields to the scheduler
+	taskMeta    *lua.LTable
+	start       time.Time
+	rec         Recorder
+	failedTasks int
+	rets        [3]lua.LValue // results of the call being made: no allocation
+	watch       *watcher
+
+	// Hooks for the shell: record and replay are commands of the session.
+	OnRecord func(file string) error // "" stops recording
+	OnReplay func(file string) error
+}
+
+// New returns a Runtime with every operation registered as a global Lua
+// function.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	L := lua.NewState(lua.Options{
+		CallStackSize:       200,
+		RegistrySize:        256,
+		RegistryMaxSize:     256 * 1024,
+		RegistryGrowStep:    128,
+		MinimizeStackMemory: true,
+	})
+	rt := &Runtime{L: L, Table: sock.NewTable(), out: cfg.Stdout, err: cfg.Stderr, cfg: cfg, start: time.Now()}
+	rt.Table.DefaultTimeout = cfg.DefaultTimeout
+	if err := rt.s.init(); err != nil {
+		L.Close()
+		return nil, err
+	}
+	rt.marker = L.NewUserData()
+	rt.taskMeta = L.NewTable()
+	rt.taskMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		if t, ok := L.CheckUserData(1).Value.(*Task); ok {
+			L.Push(lua.LString(fmt.Sprintf("task %d", t.ID)))
+			return 1
+		}
+		return 0
+	}))
+	for _, s := range Specs {
+		if s.run != nil { // the others are defined by the prelude
+			L.SetGlobal(s.Name, L.NewFunction(rt.wrap(s)))
+		}
+	}
+	L.SetGlobal("print", L.NewFunction(rt.print))
+	if io := L.GetGlobal("io"); io.Type() == lua.LTTable {
+		L.SetField(io, "write", L.NewFunction(rt.write))
+	}
+	if err := rt.loadPrelude(); err != nil {
+		rt.Close()
+		return nil, err
+	}
+	if cfg.Sandbox {
+		if err := rt.sandbox(); err != nil {
+			rt.Close()
+			return nil, err
+		}
+	}
+	return rt, nil
+}
+
+// Close closes every socket the session opened and the Lua state.
+func (rt *Runtime) Close() {
+	for _, t := range rt.Tasks() {
+		rt.Cancel(t, false)
+	}
+	rt.Table.CloseAll()
+	rt.s.close()
+	rt.L.Close()
+}
+
+// SetOutput redirects what print and the shell write.
+func (rt *Runtime) SetOutput(out io.Writer) { rt.out = out }
+
+// Out returns where print writes.
+func (rt *Runtime) Out() io.Writer { return rt.out }
+
+func (rt *Runtime) errOut() io.Writer { return rt.err }
+
+// ctx is the context of calls that wait outside any task.
+func (rt *Runtime) ctx() context.Context { return context.Background() }
+
+// SetRecorder starts (or, with nil, stops) reporting calls to r.
+func (rt *Runtime) SetRecorder(r Recorder) { rt.rec = r }
+
+// Recording reports whether a recorder is set.
+func (rt *Runtime) Recording() bool { return rt.rec != nil }
+
+// FailedTasks counts spawned tasks that ended with an error.
+func (rt *Runtime) FailedTasks() int { return rt.failedTasks }
+
+// SetDefaultTimeout sets the session default timeout.
+func (rt *Runtime) SetDefaultTimeout(d time.Duration) { rt.Table.DefaultTimeout = d }
+
+//go:embed prelude.lua
+var prelude string
+
+func (rt *Runtime) loadPrelude() error {
+	fn, err := rt.L.Load(strings.NewReader(prelude), "=prelude")
+	if err != nil {
+		return err
+	}
+	checked := rt.L.NewTable()
+	for _, s := range Specs {
+		if s.checked {
+			checked.Append(lua.LString(s.Name))
+		}
+	}
+	rt.L.Push(fn)
+	rt.L.Push(rt.marker)
+	rt.L.Push(checked)
+	return rt.L.PCall(2, 0, nil)
+}
+
+// print writes its arguments as Lua's print does, to the runtime's output.
+func (rt *Runtime) print(L *lua.LState) int {
+	var b strings.Builder
+	for i := 1; i <= L.GetTop(); i++ {
+		if i > 1 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(L.ToStringMeta(L.Get(i)).String())
+	}
+	b.WriteByte('\n')
+	io.WriteString(rt.out, b.String())
+	return 0
+}
+
+func (rt *Runtime) write(L *lua.LState) int {
+	var b strings.Builder
+	for i := 1; i <= L.GetTop(); i++ {
+		v := L.Get(i)
+		if v.Type() != lua.LTString && v.Type() != lua.LTNumber {
+			L.ArgError(i, "string expected")
+		}
+		b.WriteString(v.String())
+	}
+	io.WriteString(rt.out, b.String())
+	return 0
+}
+
+// failure gives the Lua results of a failed call: nil, message, code.
+func failure(err error) []lua.LValue {
+	return []lua.LValue{lua.LNil, lua.LString(errText(err)), lua.LString(sock.Code(err))}
+}
+
+func errText(err error) string {
+	var e *sock.Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return sock.Code(errno) + ": " + errno.Error()
+	}
+	return err.Error()
+}
+
+// luaErrorText returns a Lua error's message without gopher-lua's stack
+// traceback, which is not for users.
+func luaErrorText(err error) string {
+	var ae *lua.ApiError
+	if errors.As(err, &ae) && ae.Object != nil {
+		return ae.Object.String()
+	}
+	return err.Error()
+}
+
+// ErrorText is luaErrorText for the front-ends.
+func ErrorText(err error) string { return luaErrorText(err) }

@@ -1,0 +1,486 @@
+package luaapi
+
+import (
+	"container/heap"
+	"fmt"
+	"sync"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/sock"
+)
+
+// The scheduler runs tasks: Lua coroutines that look like blocking code. A
+// call that would block inside a task yields; the scheduler waits on every
+// waiting descriptor at once (epoll, edge-triggered: a call always tries
+// its syscall before it waits, so an edge is never missed) and on timers,
+// and resumes whichever task is ready. One goroutine runs it and owns the
+// LState; other goroutines reach it only through Post.
+
+// Task is one coroutine of the session. The main chunk of a script, and each
+// line typed at the shell, is a task too.
+type Task struct {
+	ID   int
+	Name string // what started it: "main", a shell line, "spawn"
+
+	th      *lua.LState
+	fn      *lua.LFunction
+	resume  []lua.LValue // values for the next resume
+	wait    *waitReq
+	// tail is set when the task's function ended in a tail call of a
+	// waiting operation (`return recv(fd)`): gopher-lua then unwinds the
+	// coroutine at the yield, so the operation's results, when they come,
+	// are the task's results.
+	tail bool
+	status  string // ready, running, waiting, done, failed, cancelled
+
+	results []lua.LValue // when done
+	err     string       // when failed or cancelled
+	waiters []*Task      // tasks blocked in wait() on this one
+	report  bool         // print the error when it fails (spawned tasks)
+
+	// OnDone, if set, is called when the task ends.
+	OnDone func(*Task)
+}
+
+// Done reports whether the task has finished, one way or another.
+func (t *Task) Done() bool {
+	return t.status == "done" || t.status == "failed" || t.status == "cancelled"
+}
+
+// Err returns the task's error message, or "" if it did not fail.
+func (t *Task) Err() string { return t.err }
+
+// Results returns what the task's function returned.
+func (t *Task) Results() []lua.LValue { return t.results }
+
+// State describes the task for the `tasks` listing.
+func (t *Task) State() string {
+	if t.status == "waiting" && t.wait != nil {
+		return "waiting: " + t.wait.what()
+	}
+	if t.err != "" {
+		return t.status + ": " + t.err
+	}
+	return t.status
+}
+
+type waitKind int
+
+const (
+	waitIO    waitKind = iota // a socket call: retry when ready
+	waitPoll                  // poll(): any of fds
+	waitSleep                 // sleep(): the deadline only
+	waitTask                  // wait(): another task
+)
+
+// waitReq is what a task waits for.
+type waitReq struct {
+	kind     waitKind
+	fds      []int
+	events   uint32
+	deadline time.Time
+	op       string // the call waiting, for errors and listings
+	fd       int
+	addr     string
+	// retry makes the call again once fds are ready. It returns the call's
+	// Lua results, or unix.EAGAIN to keep waiting.
+	retry func() ([]lua.LValue, error)
+	// timedOut gives the results when the deadline passes.
+	timedOut func() []lua.LValue
+	target   *Task
+	// observe sees the results before the task does (recording, strict).
+	observe func([]lua.LValue)
+	seq     int
+}
+
+func (w *waitReq) what() string {
+	switch {
+	case w.kind == waitTask:
+		return fmt.Sprintf("wait task %d", w.target.ID)
+	case w.fd >= 0:
+		return fmt.Sprintf("%s %d", w.op, w.fd)
+	}
+	return w.op
+}
+
+// fail gives the Lua results of the waiting call failing with errno.
+func (w *waitReq) fail(errno unix.Errno, detail string) []lua.LValue {
+	return failure(&sock.Error{Op: w.op, FD: w.fd, Addr: w.addr, Err: errno, Detail: detail})
+}
+
+type timer struct {
+	at   time.Time
+	task *Task
+	seq  int
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+type scheduler struct {
+	epfd, wakefd int
+	registered   map[int]bool
+	waiting      map[int][]*Task // fd -> tasks waiting on it
+	timers       timerHeap
+	ready        []*Task
+	tasks        map[int]*Task // live tasks by ID
+	nextID       int
+	seq          int
+	cur          *Task
+	events       []unix.EpollEvent
+
+	mu     sync.Mutex
+	posted []func()
+}
+
+func (s *scheduler) init() error {
+	// Keep the low numbers for the user's sockets: the first socket of a
+	// session is fd 3, as in every socket tutorial.
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	ep = highFD(ep)
+	w, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(ep)
+		return err
+	}
+	w = highFD(w)
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, w, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(w)}); err != nil {
+		unix.Close(ep)
+		unix.Close(w)
+		return err
+	}
+	s.epfd, s.wakefd = ep, w
+	s.registered = map[int]bool{}
+	s.waiting = map[int][]*Task{}
+	s.tasks = map[int]*Task{}
+	s.events = make([]unix.EpollEvent, 256)
+	return nil
+}
+
+func (s *scheduler) close() {
+	unix.Close(s.epfd)
+	unix.Close(s.wakefd)
+}
+
+// Post runs f on the scheduler's goroutine soon. It is safe for concurrent use.
+func (rt *Runtime) Post(f func()) {
+	rt.s.mu.Lock()
+	rt.s.posted = append(rt.s.posted, f)
+	rt.s.mu.Unlock()
+	unix.Write(rt.s.wakefd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+}
+
+// newTask makes a task that will call fn(args...) when the scheduler runs.
+func (rt *Runtime) newTask(name string, fn *lua.LFunction, args []lua.LValue) *Task {
+	s := &rt.s
+	s.nextID++
+	th, _ := rt.L.NewThread()
+	t := &Task{ID: s.nextID, Name: name, th: th, fn: fn, resume: args, status: "ready"}
+	s.tasks[t.ID] = t
+	s.ready = append(s.ready, t)
+	return t
+}
+
+// Spawn starts fn(args...) as a task and returns it.
+func (rt *Runtime) Spawn(name string, fn *lua.LFunction, args ...lua.LValue) *Task {
+	return rt.newTask(name, fn, args)
+}
+
+// Tasks returns the live tasks in the order they were made.
+func (rt *Runtime) Tasks() []*Task {
+	ts := make([]*Task, 0, len(rt.s.tasks))
+	for id := 1; id <= rt.s.nextID; id++ {
+		if t, ok := rt.s.tasks[id]; ok {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// Task returns the live task with the given ID.
+func (rt *Runtime) Task(id int) (*Task, bool) {
+	t, ok := rt.s.tasks[id]
+	return t, ok
+}
+
+// RunUntil runs the scheduler until done returns true, or until nothing can
+// happen any more (no ready task, nothing waited on, nothing posted) when
+// idle is false.
+func (rt *Runtime) RunUntil(done func() bool, idle bool) {
+	s := &rt.s
+	for {
+		for len(s.ready) > 0 {
+			t := s.ready[0]
+			s.ready[0] = nil
+			s.ready = s.ready[1:]
+			rt.step(t)
+		}
+		if done() {
+			return
+		}
+		if !idle && len(s.timers) == 0 && rt.waitingCount() == 0 {
+			return
+		}
+		ms := -1
+		if len(s.timers) > 0 {
+			d := time.Until(s.timers[0].at)
+			ms = max(0, int((d+time.Millisecond-1)/time.Millisecond))
+		}
+		n, err := unix.EpollWait(s.epfd, s.events, ms)
+		if err != nil && err != unix.EINTR {
+			panic(fmt.Sprintf("epoll_wait: %v", err))
+		}
+		for i := 0; i < n; i++ {
+			ev := s.events[i]
+			if int(ev.Fd) == s.wakefd {
+				rt.runPosted()
+				continue
+			}
+			rt.fdReady(int(ev.Fd))
+		}
+		rt.fireTimers()
+	}
+}
+
+func (rt *Runtime) waitingCount() int {
+	n := 0
+	for _, t := range rt.s.tasks {
+		if t.status == "waiting" {
+			n++
+		}
+	}
+	return n
+}
+
+func (rt *Runtime) runPosted() {
+	var b [8]byte
+	unix.Read(rt.s.wakefd, b[:])
+	rt.s.mu.Lock()
+	fs := rt.s.posted
+	rt.s.posted = nil
+	rt.s.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// step resumes t until it yields, returns or fails.
+func (rt *Runtime) step(t *Task) {
+	if t.Done() {
+		return
+	}
+	s := &rt.s
+	args := t.resume
+	t.resume = nil
+	if t.tail {
+		rt.finish(t, "done", args, "")
+		return
+	}
+	t.status = "running"
+	t.wait = nil
+	s.cur = t
+	st, err, vals := rt.L.Resume(t.th, t.fn, args...)
+	s.cur = nil
+	switch {
+	case err != nil:
+		rt.finish(t, "failed", nil, luaErrorText(err))
+	case t.wait != nil:
+		t.tail = st == lua.ResumeOK
+		rt.startWait(t)
+	case st == lua.ResumeOK:
+		rt.finish(t, "done", vals, "")
+	default:
+		rt.finish(t, "failed", nil, "coroutine.yield outside a coroutine (a task cannot yield to the scheduler)")
+	}
+}
+
+// finish ends t and wakes the tasks waiting for it.
+func (rt *Runtime) finish(t *Task, status string, vals []lua.LValue, msg string) {
+	t.status, t.results, t.err = status, vals, msg
+	t.wait = nil
+	delete(rt.s.tasks, t.ID)
+	if status == "failed" {
+		rt.failedTasks++
+		if t.report {
+			fmt.Fprintf(rt.errOut(), "task %d: %s\n", t.ID, msg)
+		}
+	}
+	for _, w := range t.waiters {
+		if w.status == "waiting" && w.wait != nil && w.wait.target == t {
+			rt.wake(w, taskResults(t))
+		}
+	}
+	t.waiters = nil
+	if t.th != nil {
+		t.th.Close()
+	}
+	if t.OnDone != nil {
+		t.OnDone(t)
+	}
+}
+
+func taskResults(t *Task) []lua.LValue {
+	switch t.status {
+	case "done":
+		if len(t.results) == 1 && t.results[0] == lua.LNil {
+			return nil
+		}
+		return t.results
+	case "cancelled":
+		return []lua.LValue{lua.LNil, lua.LString(fmt.Sprintf("task %d: cancelled", t.ID)), lua.LString("ECANCELED")}
+	}
+	return []lua.LValue{lua.LNil, lua.LString(t.err), lua.LString("ETASK")}
+}
+
+// startWait registers t's wait request with epoll and the timers.
+func (rt *Runtime) startWait(t *Task) {
+	s := &rt.s
+	w := t.wait
+	t.status = "waiting"
+	s.seq++
+	w.seq = s.seq
+	for _, fd := range w.fds {
+		if !s.registered[fd] {
+			ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+			if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+				rt.wake(t, w.fail(err.(unix.Errno), ""))
+				return
+			}
+			s.registered[fd] = true
+		}
+		s.waiting[fd] = append(s.waiting[fd], t)
+	}
+	if !w.deadline.IsZero() {
+		heap.Push(&s.timers, timer{at: w.deadline, task: t, seq: w.seq})
+	}
+	if w.kind == waitTask && w.target.Done() {
+		rt.wake(t, taskResults(w.target))
+	}
+}
+
+// wake makes a waiting task ready with the given results.
+func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
+	s := &rt.s
+	if w := t.wait; w != nil {
+		for _, fd := range w.fds {
+			ws := s.waiting[fd]
+			for i, x := range ws {
+				if x == t {
+					ws = append(ws[:i], ws[i+1:]...)
+					break
+				}
+			}
+			if len(ws) == 0 {
+				delete(s.waiting, fd)
+			} else {
+				s.waiting[fd] = ws
+			}
+		}
+		if w.observe != nil && vals != nil {
+			w.observe(vals)
+		}
+		w.seq = -1
+	}
+	t.resume = append([]lua.LValue(nil), vals...)
+	t.status = "ready"
+	s.ready = append(s.ready, t)
+}
+
+// fdReady retries the calls waiting on fd.
+func (rt *Runtime) fdReady(fd int) {
+	ws := append([]*Task(nil), rt.s.waiting[fd]...)
+	for _, t := range ws {
+		w := t.wait
+		if t.status != "waiting" || w == nil {
+			continue
+		}
+		switch w.kind {
+		case waitIO:
+			vals, err := w.retry()
+			if err == unix.EAGAIN {
+				continue
+			}
+			rt.wake(t, vals)
+		case waitPoll:
+			if vals, _ := w.retry(); vals != nil {
+				rt.wake(t, vals)
+			}
+		}
+	}
+}
+
+func (rt *Runtime) fireTimers() {
+	s := &rt.s
+	now := time.Now()
+	for len(s.timers) > 0 && !s.timers[0].at.After(now) {
+		tm := heap.Pop(&s.timers).(timer)
+		t := tm.task
+		if t.status != "waiting" || t.wait == nil || t.wait.seq != tm.seq {
+			continue
+		}
+		rt.wake(t, rt.timedOut(t.wait))
+	}
+}
+
+// fdClosed wakes the tasks waiting on fd, which this session just closed.
+func (rt *Runtime) fdClosed(fd int) {
+	delete(rt.s.registered, fd)
+	for _, t := range append([]*Task(nil), rt.s.waiting[fd]...) {
+		rt.wake(t, t.wait.fail(unix.EBADF, "descriptor closed while waiting"))
+	}
+}
+
+// Cancel stops a task: a waiting call returns EINTR to it when interrupt
+// is true (Ctrl-C); otherwise the task ends at once (kill).
+func (rt *Runtime) Cancel(t *Task, interrupt bool) {
+	if t.Done() {
+		return
+	}
+	if interrupt {
+		if t.status == "waiting" {
+			rt.wake(t, t.wait.fail(unix.EINTR, "interrupted"))
+		}
+		return
+	}
+	if t.status == "waiting" {
+		rt.wake(t, nil) // unhook it from fds and timers
+		rt.s.ready = rt.s.ready[:len(rt.s.ready)-1]
+	}
+	for i, r := range rt.s.ready {
+		if r == t {
+			rt.s.ready = append(rt.s.ready[:i], rt.s.ready[i+1:]...)
+			break
+		}
+	}
+	rt.finish(t, "cancelled", nil, "cancelled")
+}
+
+// Current returns the running task, or nil outside the scheduler.
+func (rt *Runtime) Current() *Task { return rt.s.cur }
+
+// highFD moves a descriptor of the scheduler's own out of the way of the
+// session's sockets.
+func highFD(fd int) int {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 1000)
+	if err != nil {
+		return fd
+	}
+	unix.Close(fd)
+	return nfd
+}

@@ -1,0 +1,350 @@
+package luaapi
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"sockshell/record")
+
+// Kind is what a parameter or result is. The shell parses words by it,
+// completes by it and prints results by it; the recorder learns from it
+// which values are descriptors, data or addresses.
+type Kind int
+
+const (
+	KFD      Kind = iota // a descriptor number
+	KDomain              // inet | inet6 | unix
+	KType                // stream | dgram
+	KAddr                // host:port, [v6]:port, /path, unix:rel, @name
+	KData                // bytes: a bare word, "quoted\n" or hex:414243
+	KInt                 // an integer
+	KSeconds             // seconds (2, 0.5) or a duration (250ms)
+	KHow                 // rd | wr | rdwr
+	KOption              // a socket option name
+	KValue               // an option value: on|off or an integer
+	KOnOff               // on | off
+	KHeader              // a frame header kind
+	KName                // a word: a command name, a file, a mode
+	KFDList              // {fd, ...}
+	KTask                // a task
+	KFunc                // a Lua function
+	KAny                 // any Lua value
+	KOK                  // the result true, printed "ok"
+	KTable               // a table result (info, fds)
+	KBool                // a boolean result
+	KNum                 // a number result
+	KString              // a string result printed as it is
+	KRest                // any number of further values
+)
+
+// Param is one parameter of an operation.
+type Param struct {
+	Name     string
+	Kind     Kind
+	Optional bool
+}
+
+// Spec declares one operation once: its Lua function, its shell command, its
+// help line and its completion all come from here.
+type Spec struct {
+	Name    string
+	Params  []Param
+	Results []Kind
+	Doc     string
+	// Returns says in words what a call gives back, for help and the README.
+	Returns string
+	run     func(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq)
+	// recorded operations are reported to the recorder.
+	recorded bool
+	// checked operations raise under strict(true) when they fail.
+	checked bool
+}
+
+// Usage is the command's synopsis in the shell's syntax.
+func (s *Spec) Usage() string {
+	var b strings.Builder
+	b.WriteString(s.Name)
+	for _, p := range s.Params {
+		name := strings.ToUpper(p.Name)
+		if p.Kind == KRest {
+			name += "..."
+		}
+		if p.Optional {
+			fmt.Fprintf(&b, " [%s]", name)
+		} else {
+			fmt.Fprintf(&b, " %s", name)
+		}
+	}
+	return b.String()
+}
+
+// Lookup finds an operation by name.
+func Lookup(name string) (*Spec, bool) {
+	s, ok := specIndex[name]
+	return s, ok
+}
+
+var specIndex = map[string]*Spec{}
+
+func init() {
+	for _, s := range Specs {
+		specIndex[s.Name] = s
+	}
+}
+
+func p(name string, k Kind) Param        { return Param{Name: name, Kind: k} }
+func opt(name string, k Kind) Param      { return Param{Name: name, Kind: k, Optional: true} }
+func results(ks ...Kind) []Kind          { return ks }
+func params(ps ...Param) []Param         { return ps }
+func vals(vs ...lua.LValue) []lua.LValue { return vs }
+
+// wrap makes the Lua function of s: run it, and either push its results or
+// wait (yielding to the scheduler inside a task) and retry.
+func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
+	return func(L *lua.LState) int {
+		defer rt.recoverOp(L, s)
+		res, w := s.run(rt, L)
+		if w == nil {
+			if rt.rec != nil && s.recorded {
+				rt.emit(s, rt.snapshot(L, s), res)
+			}
+			for _, v := range res {
+				L.Push(v)
+			}
+			return len(res)
+		}
+		if rt.rec != nil && s.recorded {
+			args := rt.snapshot(L, s)
+			w.observe = func(res []lua.LValue) { rt.emit(s, args, res) }
+		}
+		return rt.block(L, w)
+	}
+}
+
+// recoverOp turns a panic inside an operation into a Lua error naming it.
+func (rt *Runtime) recoverOp(L *lua.LState, s *Spec) {
+	if r := recover(); r != nil {
+		if _, ok := r.(*lua.ApiError); ok {
+			panic(r) // a Lua error raised on purpose
+		}
+		L.RaiseError("%s: internal error: %v", s.Name, r)
+	}
+}
+
+// block makes the running call wait for w. Inside a task it yields to the
+// scheduler, which retries the call when it can go on; outside any task it
+// waits right here.
+func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
+	if t := rt.s.cur; t != nil {
+		t.wait = w
+		return L.Yield(rt.marker)
+	}
+	res := rt.waitHere(w)
+	if w.observe != nil {
+		w.observe(res)
+	}
+	for _, v := range res {
+		L.Push(v)
+	}
+	return len(res)
+}
+
+// snapshot copies the arguments of the running call for the recorder.
+func (rt *Runtime) snapshot(L *lua.LState, s *Spec) []record.Value {
+	n := L.GetTop()
+	vs := make([]record.Value, 0, n)
+	for i := 1; i <= n; i++ {
+		k := KAny
+		if i-1 < len(s.Params) {
+			k = s.Params[i-1].Kind
+		}
+		vs = append(vs, recordValue(k, L.Get(i)))
+	}
+	return vs
+}
+
+func (rt *Runtime) emit(s *Spec, args []record.Value, res []lua.LValue) {
+	ev := record.Event{Op: s.Name, Args: args, At: time.Since(rt.start), Task: 1}
+	if t := rt.s.cur; t != nil && t.report {
+		ev.Task = t.ID // a spawned task; the main task and shell lines are 1
+	}
+	if len(res) == 3 && res[0] == lua.LNil {
+		ev.Code, ev.Msg = res[2].String(), res[1].String()
+	} else {
+		for i, v := range res {
+			k := KAny
+			if i < len(s.Results) {
+				k = s.Results[i]
+			}
+			ev.Results = append(ev.Results, recordValue(k, v))
+		}
+	}
+	if err := rt.rec.Write(ev); err != nil {
+		fmt.Fprintf(rt.err, "record: %v (recording stopped)\n", err)
+		rt.rec = nil
+	}
+}
+
+func recordValue(k Kind, v lua.LValue) record.Value {
+	var kind record.Kind
+	switch k {
+	case KFD:
+		kind = record.FD
+	case KData:
+		kind = record.Data
+	case KAddr:
+		kind = record.Addr
+	case KInt:
+		kind = record.Int
+	case KSeconds, KNum:
+		kind = record.Num
+	case KOK, KBool, KOnOff:
+		kind = record.Bool
+	case KTable, KFDList, KTask, KFunc:
+		kind = record.Table
+	default:
+		kind = record.Str
+	}
+	switch x := v.(type) {
+	case lua.LNumber:
+		if kind == record.FD || kind == record.Int {
+			return record.Value{Kind: kind, V: int(x)}
+		}
+		if kind == record.Str || kind == record.Bool {
+			kind = record.Num
+		}
+		return record.Value{Kind: kind, V: float64(x)}
+	case lua.LString:
+		if kind == record.FD || kind == record.Int || kind == record.Num || kind == record.Bool {
+			kind = record.Str
+		}
+		return record.Value{Kind: kind, V: string(x)}
+	case lua.LBool:
+		return record.Value{Kind: record.Bool, V: bool(x)}
+	case *lua.LNilType:
+		return record.Value{Kind: record.Nil}
+	}
+	return record.Value{Kind: record.Table}
+}
+
+// Argument checks. A wrong type of argument is a programming error in the
+// script: it raises, naming the operation and what was expected.
+
+func argError(L *lua.LState, op string, n int, want string) {
+	L.RaiseError("%s: EINVAL: bad argument #%d: expected %s, got %s", op, n, want, describe(L.Get(n)))
+}
+
+func describe(v lua.LValue) string {
+	switch v.Type() {
+	case lua.LTString:
+		s := string(v.(lua.LString))
+		if len(s) > 40 {
+			s = s[:40] + "..."
+		}
+		return strconv.Quote(s)
+	case lua.LTNumber:
+		return v.String()
+	}
+	return v.Type().String()
+}
+
+func checkFD(L *lua.LState, op string, n int) int {
+	if x, ok := L.Get(n).(lua.LNumber); ok && float64(x) == float64(int(x)) {
+		return int(x)
+	}
+	argError(L, op, n, "a descriptor number")
+	return 0
+}
+
+func checkString(L *lua.LState, op string, n int, want string) string {
+	switch x := L.Get(n).(type) {
+	case lua.LString:
+		return string(x)
+	case lua.LNumber:
+		return x.String()
+	}
+	argError(L, op, n, want)
+	return ""
+}
+
+func optString(L *lua.LState, op string, n int, want, def string) string {
+	if L.Get(n) == lua.LNil {
+		return def
+	}
+	return checkString(L, op, n, want)
+}
+
+func checkInt(L *lua.LState, op string, n int, want string) int {
+	switch x := L.Get(n).(type) {
+	case lua.LNumber:
+		if float64(x) == float64(int(x)) {
+			return int(x)
+		}
+	case lua.LString:
+		if i, err := strconv.Atoi(strings.TrimSpace(string(x))); err == nil {
+			return i
+		}
+	}
+	argError(L, op, n, want)
+	return 0
+}
+
+func optInt(L *lua.LState, op string, n int, want string, def int) int {
+	if L.Get(n) == lua.LNil {
+		return def
+	}
+	return checkInt(L, op, n, want)
+}
+
+// ParseSeconds parses a timeout: seconds ("2", "0.5") or a Go duration
+// ("250ms", "1m").
+func ParseSeconds(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f < 1e9 {
+		return time.Duration(f * float64(time.Second)), true
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, true
+	}
+	return 0, false
+}
+
+// optTimeout reads an optional timeout; -1 when absent.
+func optTimeout(L *lua.LState, op string, n int) time.Duration {
+	switch x := L.Get(n).(type) {
+	case *lua.LNilType:
+		return -1
+	case lua.LNumber:
+		if x >= 0 && x < 1e9 {
+			return time.Duration(float64(x) * float64(time.Second))
+		}
+	case lua.LString:
+		if d, ok := ParseSeconds(string(x)); ok {
+			return d
+		}
+	}
+	argError(L, op, n, "a timeout in seconds (2, 0.5) or a duration (250ms)")
+	return 0
+}
+
+func checkBool(L *lua.LState, op string, n int) bool {
+	switch x := L.Get(n).(type) {
+	case lua.LBool:
+		return bool(x)
+	case lua.LNumber:
+		return x != 0
+	case lua.LString:
+		switch strings.ToLower(string(x)) {
+		case "on", "true", "yes", "1":
+			return true
+		case "off", "false", "no", "0":
+			return false
+		}
+	}
+	argError(L, op, n, "on or off")
+	return false
+}

@@ -1,0 +1,204 @@
+package luaapi
+
+import (
+	"fmt"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/sock"
+)
+
+var taskOps = []*Spec{
+	{Name: "spawn", Params: params(p("fn", KFunc), opt("args", KRest)), Results: results(KTask),
+		Doc: "start fn(ARGS...) as a task running alongside this one", Returns: "the task",
+		run: runSpawn},
+	{Name: "wait", Params: params(p("task", KTask), opt("timeout", KSeconds)), Results: results(KRest),
+		Doc: "wait for a task to end", Returns: `what the task returned; nil, msg, "ETIMEDOUT"; nil, its error, "ETASK" if it failed`,
+		checked: true, run: runWait},
+	{Name: "sleep", Params: params(p("seconds", KSeconds)), Results: results(KOK),
+		Doc: "pause this task (others go on)", Returns: "true",
+		run: runSleep},
+	{Name: "now", Results: results(KNum),
+		Doc: "the time in seconds, as a float", Returns: "seconds since the epoch",
+		run: runNow},
+	{Name: "tasks", Results: results(KTable),
+		Doc: "the running tasks: id, name, state (what each waits on)", Returns: "a list of {id, name, state}",
+		run: runTasks},
+	{Name: "kill", Params: params(p("task", KTask)), Results: results(KOK),
+		Doc: "cancel a task", Returns: "true",
+		checked: true, run: runKill},
+	{Name: "watch", Params: params(p("on", KOnOff)), Results: results(KOK),
+		Doc: "on: tell when a descriptor's TCP state changes or data arrives that nobody reads", Returns: "true",
+		run: runWatch},
+}
+
+func (rt *Runtime) taskValue(t *Task) *lua.LUserData {
+	ud := rt.L.NewUserData()
+	ud.Value = t
+	ud.Metatable = rt.taskMeta
+	return ud
+}
+
+// checkTask accepts a task value or a task number.
+func (rt *Runtime) checkTask(L *lua.LState, op string, n int) (*Task, error) {
+	switch x := L.Get(n).(type) {
+	case *lua.LUserData:
+		if t, ok := x.Value.(*Task); ok {
+			return t, nil
+		}
+	case lua.LNumber:
+		if t, ok := rt.s.tasks[int(x)]; ok {
+			return t, nil
+		}
+		return nil, &sock.Error{Op: op, FD: -1, Addr: fmt.Sprintf("task %d", int(x)), Err: unix.ESRCH, Detail: "no such task"}
+	}
+	argError(L, op, n, "a task")
+	return nil, nil
+}
+
+func runSpawn(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	fn := L.CheckFunction(1)
+	args := make([]lua.LValue, 0, L.GetTop()-1)
+	for i := 2; i <= L.GetTop(); i++ {
+		args = append(args, L.Get(i))
+	}
+	t := rt.Spawn("spawn", fn, args...)
+	t.report = true
+	return vals(rt.taskValue(t)), nil
+}
+
+func runWait(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	t, err := rt.checkTask(L, "wait", 1)
+	if err != nil {
+		return failure(err), nil
+	}
+	timeout := optTimeout(L, "wait", 2)
+	if t.Done() {
+		return taskResults(t), nil
+	}
+	if t == rt.s.cur {
+		return failure(&sock.Error{Op: "wait", FD: -1, Addr: fmt.Sprintf("task %d", t.ID), Err: unix.EDEADLK, Detail: "a task cannot wait for itself"}), nil
+	}
+	w := &waitReq{kind: waitTask, target: t, op: "wait", fd: -1, addr: fmt.Sprintf("task %d", t.ID)}
+	if timeout >= 0 {
+		w.deadline = time.Now().Add(timeout)
+	}
+	t.waiters = append(t.waiters, rt.s.cur)
+	return nil, w
+}
+
+func runSleep(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	d := optTimeout(L, "sleep", 1)
+	if d < 0 {
+		argError(L, "sleep", 1, "a number of seconds")
+	}
+	return nil, &waitReq{kind: waitSleep, deadline: time.Now().Add(d), op: "sleep", fd: -1,
+		timedOut: func() []lua.LValue { return vals(lua.LTrue) }}
+}
+
+func runNow(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	return rt.ret1(lua.LNumber(float64(time.Now().UnixNano()) / 1e9)), nil
+}
+
+func runTasks(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	list := L.NewTable()
+	for _, t := range rt.Tasks() {
+		row := L.NewTable()
+		row.RawSetString("id", lua.LNumber(t.ID))
+		row.RawSetString("name", lua.LString(t.Name))
+		row.RawSetString("state", lua.LString(t.State()))
+		list.Append(row)
+	}
+	return vals(list), nil
+}
+
+func runKill(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	t, err := rt.checkTask(L, "kill", 1)
+	if err != nil {
+		return failure(err), nil
+	}
+	if t == rt.s.cur {
+		L.RaiseError("killed")
+	}
+	rt.Cancel(t, false)
+	return rt.ret1(lua.LTrue), nil
+}
+
+// watcher looks at every descriptor a few times a second and tells when
+// its kernel TCP state changes or data waits that nobody reads.
+type watcher struct {
+	stop  chan struct{}
+	state map[int]string
+	recvq map[int]int
+}
+
+func runWatch(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	on := checkBool(L, "watch", 1)
+	if !on {
+		if rt.watch != nil {
+			close(rt.watch.stop)
+			rt.watch = nil
+		}
+		return rt.ret1(lua.LTrue), nil
+	}
+	if rt.watch == nil {
+		w := &watcher{stop: make(chan struct{}), state: map[int]string{}, recvq: map[int]int{}}
+		rt.watch = w
+		rt.watchLook(w, false)
+		go func() {
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-w.stop:
+					return
+				case <-tick.C:
+					rt.Post(func() { rt.watchLook(w, true) })
+				}
+			}
+		}()
+	}
+	return rt.ret1(lua.LTrue), nil
+}
+
+func (rt *Runtime) watchLook(w *watcher, tell bool) {
+	if rt.watch != w {
+		return
+	}
+	seen := map[int]bool{}
+	for _, fd := range rt.Table.FDs() {
+		in, err := rt.Table.Info(fd)
+		if err != nil {
+			continue
+		}
+		seen[fd] = true
+		if old, ok := w.state[fd]; ok && tell && old != in.TCPState && in.TCPState != "" {
+			fmt.Fprintf(rt.out, "fd %d: %s -> %s\n", fd, old, in.TCPState)
+		}
+		if tell && in.RecvQ > w.recvq[fd] && in.TCPState != "LISTEN" && !rt.reading(fd) {
+			fmt.Fprintf(rt.out, "fd %d: %d bytes waiting to be received\n", fd, in.RecvQ)
+		}
+		if tell && in.TCPState == "LISTEN" && in.RecvQ > w.recvq[fd] && !rt.reading(fd) {
+			fmt.Fprintf(rt.out, "fd %d: %d connections waiting to be accepted\n", fd, in.RecvQ)
+		}
+		w.state[fd], w.recvq[fd] = in.TCPState, in.RecvQ
+	}
+	for fd := range w.state {
+		if !seen[fd] {
+			delete(w.state, fd)
+			delete(w.recvq, fd)
+		}
+	}
+}
+
+// reading reports whether a task waits to read fd.
+func (rt *Runtime) reading(fd int) bool {
+	for _, t := range rt.s.waiting[fd] {
+		if t.wait != nil && t.wait.events&unix.EPOLLIN != 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,157 @@
+package repl
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/chzyer/readline"
+
+	"sockshell/luaapi"
+	"sockshell/sock"
+)
+
+// errInterrupt is Ctrl-C at the prompt.
+var errInterrupt = readline.ErrInterrupt
+
+// editor reads lines: readline on a terminal, a plain reader otherwise.
+type editor interface {
+	Readline() (string, error)
+	SetPrompt(string)
+	Stdout() io.Writer
+	Close() error
+}
+
+// plainReader reads lines from a pipe or file: no prompt, no escape codes,
+// no history.
+type plainReader struct {
+	r *bufio.Reader
+}
+
+func newPlainReader(in io.Reader) *plainReader {
+	return &plainReader{r: bufio.NewReaderSize(in, 64<<10)}
+}
+
+func (p *plainReader) Readline() (string, error) {
+	line, err := p.r.ReadString('\n')
+	if err != nil && (line == "" || !errors.Is(err, io.EOF)) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func (p *plainReader) SetPrompt(string)  {}
+func (p *plainReader) Stdout() io.Writer { return nil }
+func (p *plainReader) Close() error      { return nil }
+
+type lineEditor struct{ *readline.Instance }
+
+func newLineEditor(cfg Config, complete func(line []rune, pos int) ([][]rune, int)) (*lineEditor, error) {
+	rl, err := readline.NewEx(&readline.Config{
+		Prompt:            "sockshell> ",
+		HistoryFile:       cfg.HistoryFile,
+		AutoComplete:      completer(complete),
+		InterruptPrompt:   "^C",
+		EOFPrompt:         "exit",
+		HistorySearchFold: true,
+		Stdout:            cfg.Out,
+		Stderr:            cfg.Err,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &lineEditor{rl}, nil
+}
+
+func (e *lineEditor) Stdout() io.Writer { return e.Instance.Stdout() }
+
+type completer func(line []rune, pos int) ([][]rune, int)
+
+func (c completer) Do(line []rune, pos int) ([][]rune, int) { return c(line, pos) }
+
+// DefaultHistoryFile is ~/.sockshell_history.
+func DefaultHistoryFile() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".sockshell_history")
+}
+
+// complete offers command names for the first word, then what the
+// command's parameter at the cursor takes: open descriptors, domains,
+// types, option names, on/off.
+func (sh *Shell) complete(line []rune, pos int) ([][]rune, int) {
+	head := string(line[:pos])
+	fields := strings.Fields(head)
+	if len(fields) == 0 || (len(fields) == 1 && !strings.HasSuffix(head, " ")) {
+		prefix := ""
+		if len(fields) == 1 {
+			prefix = fields[0]
+		}
+		names := []string{"fds", "exit"}
+		for _, s := range luaapi.Specs {
+			names = append(names, s.Name)
+		}
+		return candidates(names, prefix)
+	}
+	s, ok := luaapi.Lookup(fields[0])
+	if !ok {
+		return nil, 0
+	}
+	arg := len(fields) - 1 // index of the parameter being typed
+	prefix := ""
+	if !strings.HasSuffix(head, " ") {
+		arg--
+		prefix = fields[len(fields)-1]
+	}
+	if arg < 0 || arg >= len(s.Params) {
+		return nil, 0
+	}
+	var opts []string
+	switch s.Params[arg].Kind {
+	case luaapi.KFD:
+		if fds := sh.openFDs.Load(); fds != nil {
+			for _, fd := range *fds {
+				opts = append(opts, strconv.Itoa(fd))
+			}
+		}
+	case luaapi.KDomain:
+		opts = sock.DomainNames
+	case luaapi.KType:
+		opts = sock.TypeNames
+	case luaapi.KHow:
+		opts = []string{"rd", "wr", "rdwr"}
+	case luaapi.KOption:
+		for _, o := range sock.Options {
+			opts = append(opts, o.Name)
+		}
+	case luaapi.KOnOff, luaapi.KValue:
+		opts = []string{"on", "off"}
+	case luaapi.KHeader:
+		opts = sock.FrameHeaders
+	case luaapi.KName:
+		if s.Name == "help" {
+			for _, sp := range luaapi.Specs {
+				opts = append(opts, sp.Name)
+			}
+		}
+	}
+	return candidates(opts, prefix)
+}
+
+// candidates returns the suffixes of names that start with prefix, as
+// readline wants them.
+func candidates(names []string, prefix string) ([][]rune, int) {
+	var out [][]rune
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, []rune(n[len(prefix):]+" "))
+		}
+	}
+	return out, len([]rune(prefix))
+}

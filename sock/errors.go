@@ -1,0 +1,93 @@
+package sock
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrEOF reports that a stream ended before a whole unit (n bytes, a line, a
+// frame) arrived. Its code is "EOF".
+var ErrEOF = errors.New("end of stream")
+
+// Error is a failed operation: which operation, on which descriptor and
+// address, and why. It unwraps to the errno (or ErrEOF), so
+// errors.Is(err, unix.ECONNREFUSED) works.
+type Error struct {
+	Op     string // "connect"
+	FD     int    // the descriptor, or -1 when there is none
+	Addr   string // the address involved, if any
+	Err    error  // a unix.Errno, ErrEOF, or another cause
+	Detail string // for EINVAL and the like: what was expected
+}
+
+// Error formats the error as the shell prints it after "error: ":
+// "connect 3 127.0.0.1:1: ECONNREFUSED: connection refused".
+func (e *Error) Error() string {
+	s := e.Op
+	if e.FD >= 0 {
+		s += " " + strconv.Itoa(e.FD)
+	}
+	if e.Addr != "" {
+		s += " " + e.Addr
+	}
+	s += ": " + Code(e.Err) + ": "
+	if e.Detail != "" {
+		return s + e.Detail
+	}
+	return s + message(e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Code returns the symbolic name of an error's cause: the errno name
+// ("ECONNREFUSED"), "EOF" for ErrEOF, or "EIO" for anything else.
+func Code(err error) string {
+	var errno unix.Errno
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrEOF):
+		return "EOF"
+	case errors.As(err, &errno):
+		if name := unix.ErrnoName(errno); name != "" {
+			return name
+		}
+		return "E" + strconv.Itoa(int(errno))
+	}
+	return "EIO"
+}
+
+func message(err error) string {
+	var errno unix.Errno
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		if e.Detail != "" {
+			return e.Detail
+		}
+		return message(e.Err)
+	case errors.As(err, &errno):
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+// opErr wraps err as an *Error of op on fd (and addr).
+func opErr(op string, fd int, addr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Op: op, FD: fd, Addr: addr, Err: err}
+}
+
+// Invalid returns an EINVAL error whose message says what was expected.
+func Invalid(op string, fd int, format string, args ...any) error {
+	return &Error{Op: op, FD: fd, Err: unix.EINVAL, Detail: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,472 @@
+// Package sock is sockshell's engine: real BSD sockets through
+// golang.org/x/sys/unix, a table of the descriptors a session opened, their
+// addresses and kernel state, and errors that name the operation, descriptor
+// and errno. It knows nothing of Lua or of the shell.
+//
+// Every socket is non-blocking underneath. Operations make one attempt and
+// return unix.EAGAIN (or unix.EINPROGRESS for connect) when they would block;
+// the caller waits for readiness — with Table.Wait, or with its own scheduler
+// — and tries again. That keeps one syscall per ready call and lets a single
+// goroutine serve many waiting descriptors.
+package sock
+
+import (
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Domains and types by the names the shell uses.
+var (
+	domains = map[string]int{"inet": unix.AF_INET, "inet6": unix.AF_INET6, "unix": unix.AF_UNIX}
+	types   = map[string]int{"stream": unix.SOCK_STREAM, "dgram": unix.SOCK_DGRAM}
+)
+
+// DomainNames and TypeNames list the accepted names, for help and completion.
+var (
+	DomainNames = []string{"inet", "inet6", "unix"}
+	TypeNames   = []string{"stream", "dgram"}
+)
+
+// Entry is one descriptor of the table.
+type Entry struct {
+	FD       int
+	Domain   int // unix.AF_INET, AF_INET6 or AF_UNIX
+	Type     int // unix.SOCK_STREAM or SOCK_DGRAM
+	Sent     int64
+	Received int64
+
+	// Timeout bounds each waiting call on this descriptor when the call
+	// gives none; HasTimeout says it was set (settimeout).
+	Timeout    time.Duration
+	HasTimeout bool
+	// Nonblock makes calls return EAGAIN instead of waiting.
+	Nonblock bool
+
+	bound, listening, connecting, connected bool
+	shutRd, shutWr                          bool
+	remote                                  unix.Sockaddr
+
+	// pending holds bytes read from the kernel but not yet returned to the
+	// caller (after a timeout, at end of stream, by a framing helper): the
+	// next receive call returns them first.
+	pending []byte
+}
+
+// State is the socket's state as the API sees it: created, bound,
+// listening, connecting, connected, shut-rd, shut-wr or shut-rdwr.
+func (e *Entry) State() string {
+	switch {
+	case e.shutRd && e.shutWr:
+		return "shut-rdwr"
+	case e.shutRd:
+		return "shut-rd"
+	case e.shutWr:
+		return "shut-wr"
+	case e.listening:
+		return "listening"
+	case e.connected:
+		return "connected"
+	case e.connecting:
+		return "connecting"
+	case e.bound:
+		return "bound"
+	}
+	return "created"
+}
+
+// Buffered returns how many bytes wait in the entry's own buffer.
+func (e *Entry) Buffered() int { return len(e.pending) }
+
+// Table holds the sockets a session opened, indexed by the kernel's own
+// descriptor numbers. It is not safe for concurrent use: one goroutine owns it.
+type Table struct {
+	entries []*Entry // indexed by fd; nil where the session has no socket
+	count   int
+	scratch []byte // receive buffer shared by all calls; results are copied out
+
+	// DefaultTimeout bounds waiting calls that have no timeout of their own
+	// and whose descriptor has none; 0 means wait as long as it takes.
+	DefaultTimeout time.Duration
+
+	wakefd int // eventfd used by Wait to be cancelled; 0 until first needed
+}
+
+// NewTable returns an empty table.
+func NewTable() *Table { return &Table{} }
+
+// Get returns the entry for fd, or an EBADF error naming op.
+func (t *Table) Get(op string, fd int) (*Entry, error) {
+	if fd >= 0 && fd < len(t.entries) {
+		if e := t.entries[fd]; e != nil {
+			return e, nil
+		}
+	}
+	return nil, &Error{Op: op, FD: fd, Err: unix.EBADF, Detail: "bad file descriptor (not a socket of this session)"}
+}
+
+// Len returns the number of open descriptors.
+func (t *Table) Len() int { return t.count }
+
+// FDs returns the open descriptors in increasing order.
+func (t *Table) FDs() []int {
+	fds := make([]int, 0, t.count)
+	for fd, e := range t.entries {
+		if e != nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
+}
+
+func (t *Table) add(e *Entry) {
+	for e.FD >= len(t.entries) {
+		t.entries = append(t.entries, make([]*Entry, len(t.entries)+16)...)
+	}
+	t.entries[e.FD] = e
+	t.count++
+}
+
+// Socket creates a socket. domain is "inet", "inet6" or "unix"; typ is
+// "stream" or "dgram".
+func (t *Table) Socket(domain, typ string) (int, error) {
+	d, ok := domains[domain]
+	if !ok {
+		return -1, Invalid("socket", -1, "bad domain %q: expected inet, inet6 or unix", domain)
+	}
+	ty, ok := types[typ]
+	if !ok {
+		return -1, Invalid("socket", -1, "bad type %q: expected stream or dgram", typ)
+	}
+	fd, err := unix.Socket(d, ty|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, &Error{Op: "socket", FD: -1, Addr: domain + " " + typ, Err: err}
+	}
+	t.add(&Entry{FD: fd, Domain: d, Type: ty})
+	return fd, nil
+}
+
+// Bind binds fd to addr.
+func (t *Table) Bind(fd int, addr string) error {
+	e, err := t.Get("bind", fd)
+	if err != nil {
+		return err
+	}
+	sa, err := ParseAddr(e.Domain, addr)
+	if err != nil {
+		return withOp(err, "bind", fd, addr)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return &Error{Op: "bind", FD: fd, Addr: addr, Err: err}
+	}
+	e.bound = true
+	return nil
+}
+
+// Listen marks fd as listening with the given backlog.
+func (t *Table) Listen(fd, backlog int) error {
+	e, err := t.Get("listen", fd)
+	if err != nil {
+		return err
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		return &Error{Op: "listen", FD: fd, Err: err}
+	}
+	e.listening = true
+	return nil
+}
+
+// Accept takes one connection from fd's queue. It returns unix.EAGAIN
+// (unwrapped) when none is waiting.
+func (t *Table) Accept(fd int) (int, unix.Sockaddr, error) {
+	e, err := t.Get("accept", fd)
+	if err != nil {
+		return -1, nil, err
+	}
+	nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return -1, nil, unix.EAGAIN
+		}
+		return -1, nil, &Error{Op: "accept", FD: fd, Err: err}
+	}
+	t.add(&Entry{FD: nfd, Domain: e.Domain, Type: e.Type, bound: true, connected: true, remote: sa})
+	return nfd, sa, nil
+}
+
+// Connect starts connecting fd to addr. It returns unix.EINPROGRESS
+// (unwrapped) when the connection is under way: wait until fd is writable,
+// then call FinishConnect.
+func (t *Table) Connect(fd int, addr string) error {
+	e, err := t.Get("connect", fd)
+	if err != nil {
+		return err
+	}
+	sa, err := ParseAddr(e.Domain, addr)
+	if err != nil {
+		return withOp(err, "connect", fd, addr)
+	}
+	err = unix.Connect(fd, sa)
+	switch err {
+	case nil:
+		e.connected, e.connecting, e.remote = true, false, sa
+		return nil
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		e.connecting, e.remote = true, sa
+		return unix.EINPROGRESS
+	case unix.EAGAIN:
+		// AF_UNIX: the listener's backlog is full; try again when writable.
+		return unix.EINPROGRESS
+	}
+	return &Error{Op: "connect", FD: fd, Addr: addr, Err: err}
+}
+
+// FinishConnect completes a connect that returned EINPROGRESS once fd is
+// writable. It returns unix.EINPROGRESS again if it is still under way.
+func (t *Table) FinishConnect(fd int, addr string) error {
+	e, err := t.Get("connect", fd)
+	if err != nil {
+		return err
+	}
+	if !e.connecting {
+		return t.Connect(fd, addr) // AF_UNIX backlog full: retry
+	}
+	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soerr != 0 {
+		err = unix.Errno(soerr)
+	}
+	if err != nil {
+		e.connecting = false
+		return &Error{Op: "connect", FD: fd, Addr: addr, Err: err}
+	}
+	if _, err := unix.Getpeername(fd); err != nil {
+		return unix.EINPROGRESS
+	}
+	e.connecting, e.connected = false, true
+	return nil
+}
+
+// Send writes data to a connected fd. It returns the number of bytes the
+// kernel took, or unix.EAGAIN (unwrapped) when its buffer is full.
+// MSG_NOSIGNAL is always set: a peer that has gone gives EPIPE.
+func (t *Table) Send(fd int, data string) (int, error) {
+	e, err := t.Get("send", fd)
+	if err != nil {
+		return 0, err
+	}
+	n, errno := sendto(fd, data)
+	if errno != 0 {
+		if errno == unix.EAGAIN || errno == unix.EINTR {
+			return 0, unix.EAGAIN
+		}
+		return 0, &Error{Op: "send", FD: fd, Err: errno}
+	}
+	e.Sent += int64(n)
+	return n, nil
+}
+
+// SendTo sends a datagram (or, on a stream, data) to addr.
+func (t *Table) SendTo(fd int, data, addr string) (int, error) {
+	e, err := t.Get("sendto", fd)
+	if err != nil {
+		return 0, err
+	}
+	sa, err := ParseAddr(e.Domain, addr)
+	if err != nil {
+		return 0, withOp(err, "sendto", fd, addr)
+	}
+	n, err := unix.SendmsgN(fd, unsafe.Slice(unsafe.StringData(data), len(data)), nil, sa, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+	if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return 0, unix.EAGAIN
+		}
+		return 0, &Error{Op: "sendto", FD: fd, Addr: addr, Err: err}
+	}
+	e.Sent += int64(n)
+	return n, nil
+}
+
+func (t *Table) buffer(max int) []byte {
+	if cap(t.scratch) < max {
+		t.scratch = make([]byte, max)
+	}
+	return t.scratch[:max]
+}
+
+// Recv reads at most max bytes from fd. Bytes buffered by an earlier call
+// come first. An empty result with a nil error is end of stream. It returns
+// unix.EAGAIN (unwrapped) when nothing is there. The returned slice is only
+// valid until the next call on the table.
+func (t *Table) Recv(fd, max int) ([]byte, error) {
+	e, err := t.Get("recv", fd)
+	if err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, Invalid("recv", fd, "bad size %d: expected a positive number of bytes", max)
+	}
+	if len(e.pending) > 0 {
+		return e.takePending(max), nil
+	}
+	buf := t.buffer(max)
+	n, errno := recvfrom(fd, buf)
+	if errno != 0 {
+		if errno == unix.EAGAIN || errno == unix.EINTR {
+			return nil, unix.EAGAIN
+		}
+		return nil, &Error{Op: "recv", FD: fd, Err: errno}
+	}
+	e.Received += int64(n)
+	return buf[:n], nil
+}
+
+// RecvFrom reads one datagram of at most max bytes and returns its sender.
+func (t *Table) RecvFrom(fd, max int) ([]byte, unix.Sockaddr, error) {
+	e, err := t.Get("recvfrom", fd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if max <= 0 {
+		return nil, nil, Invalid("recvfrom", fd, "bad size %d: expected a positive number of bytes", max)
+	}
+	if len(e.pending) > 0 {
+		return e.takePending(max), e.remote, nil
+	}
+	buf := t.buffer(max)
+	n, from, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+	if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return nil, nil, unix.EAGAIN
+		}
+		return nil, nil, &Error{Op: "recvfrom", FD: fd, Err: err}
+	}
+	e.Received += int64(n)
+	if from == nil {
+		from = e.remote
+	}
+	return buf[:n], from, nil
+}
+
+func (e *Entry) takePending(max int) []byte {
+	n := min(max, len(e.pending))
+	b := e.pending[:n]
+	e.pending = e.pending[n:]
+	if len(e.pending) == 0 {
+		e.pending = nil // let a large buffer go
+	}
+	return b
+}
+
+// Unread puts bytes back in front of fd's buffer: the next receive call on
+// fd returns them first. Framing helpers use it for what they read too far.
+func (t *Table) Unread(fd int, b []byte) {
+	if len(b) == 0 || fd < 0 || fd >= len(t.entries) || t.entries[fd] == nil {
+		return
+	}
+	e := t.entries[fd]
+	p := make([]byte, 0, len(b)+len(e.pending))
+	e.pending = append(append(p, b...), e.pending...)
+}
+
+var shutHow = map[string]int{"rd": unix.SHUT_RD, "wr": unix.SHUT_WR, "rdwr": unix.SHUT_RDWR}
+
+// Shutdown shuts down one or both directions of fd: how is rd, wr or rdwr.
+func (t *Table) Shutdown(fd int, how string) error {
+	e, err := t.Get("shutdown", fd)
+	if err != nil {
+		return err
+	}
+	h, ok := shutHow[how]
+	if !ok {
+		return Invalid("shutdown", fd, "bad direction %q: expected rd, wr or rdwr", how)
+	}
+	if err := unix.Shutdown(fd, h); err != nil {
+		return &Error{Op: "shutdown", FD: fd, Err: err}
+	}
+	e.shutRd = e.shutRd || h != unix.SHUT_WR
+	e.shutWr = e.shutWr || h != unix.SHUT_RD
+	return nil
+}
+
+// Close closes fd and forgets it. Closing twice is EBADF.
+func (t *Table) Close(fd int) error {
+	if _, err := t.Get("close", fd); err != nil {
+		return err
+	}
+	t.entries[fd] = nil
+	t.count--
+	if err := unix.Close(fd); err != nil {
+		return &Error{Op: "close", FD: fd, Err: err}
+	}
+	return nil
+}
+
+// CloseAll closes every descriptor of the table.
+func (t *Table) CloseAll() {
+	for _, fd := range t.FDs() {
+		t.Close(fd)
+	}
+	if t.wakefd > 0 {
+		unix.Close(t.wakefd)
+		t.wakefd = 0
+	}
+}
+
+// Sockname returns fd's local address.
+func (t *Table) Sockname(fd int) (string, error) {
+	if _, err := t.Get("getsockname", fd); err != nil {
+		return "", err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "", &Error{Op: "getsockname", FD: fd, Err: err}
+	}
+	return FormatAddr(sa), nil
+}
+
+// Peername returns the address of fd's peer.
+func (t *Table) Peername(fd int) (string, error) {
+	if _, err := t.Get("getpeername", fd); err != nil {
+		return "", err
+	}
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return "", &Error{Op: "getpeername", FD: fd, Err: err}
+	}
+	return FormatAddr(sa), nil
+}
+
+// withOp re-labels an address error with the operation that met it.
+func withOp(err error, op string, fd int, addr string) error {
+	if e, ok := err.(*Error); ok {
+		c := *e
+		c.Op, c.FD, c.Addr = op, fd, addr
+		return &c
+	}
+	return &Error{Op: op, FD: fd, Addr: addr, Err: err}
+}
+
+// DomainName and TypeName give the shell's names for a domain and a type.
+func DomainName(d int) string {
+	for k, v := range domains {
+		if v == d {
+			return k
+		}
+	}
+	return "?"
+}
+
+func TypeName(ty int) string {
+	if ty == unix.SOCK_DGRAM {
+		return "dgram"
+	}
+	return "stream"
+}
+
+// IsStream reports whether fd is a stream socket of the table.
+func (t *Table) IsStream(fd int) bool {
+	e, err := t.Get("", fd)
+	return err == nil && e.Type == unix.SOCK_STREAM
+}
+
