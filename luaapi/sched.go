@@ -25,16 +25,16 @@ type Task struct {
 	ID   int
 	Name string // what started it: "main", a shell line, "spawn"
 
-	th      *lua.LState
-	fn      *lua.LFunction
-	resume  []lua.LValue // values for the next resume
-	wait    *waitReq
+	th     *lua.LState
+	fn     *lua.LFunction
+	resume []lua.LValue // values for the next resume
+	wait   *waitReq
 	// tail is set when the task's function ended in a tail call of a
 	// waiting operation (`return recv(fd)`): gopher-lua then unwinds the
 	// coroutine at the yield, so the operation's results, when they come,
 	// are the task's results.
-	tail bool
-	status  string // ready, running, waiting, done, failed, cancelled
+	tail   bool
+	status string // ready, running, waiting, done, failed, cancelled
 
 	results []lua.LValue // when done
 	err     string       // when failed or cancelled

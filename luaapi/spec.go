@@ -8,7 +8,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"sockshell/record")
+	"sockshell/record"
+)
 
 // Kind is what a parameter or result is. The shell parses words by it,
 // completes by it and prints results by it; the recorder learns from it

@@ -469,4 +469,3 @@ func (t *Table) IsStream(fd int) bool {
 	e, err := t.Get("", fd)
 	return err == nil && e.Type == unix.SOCK_STREAM
 }
-
