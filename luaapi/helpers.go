@@ -237,3 +237,48 @@ func Help(name string) string {
 	}
 	return b.String()
 }
+
+// Signature is the Lua call: recv(fd [, max] [, timeout]).
+func (s *Spec) Signature() string {
+	var b strings.Builder
+	b.WriteString(s.Name + "(")
+	for i, p := range s.Params {
+		name := p.Name
+		if p.Kind == KRest {
+			name = "..."
+		}
+		switch {
+		case p.Optional && i == 0:
+			fmt.Fprintf(&b, "[%s]", name)
+		case p.Optional:
+			fmt.Fprintf(&b, " [, %s]", name)
+		case i == 0:
+			b.WriteString(name)
+		default:
+			b.WriteString(", " + name)
+		}
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// Reference is the Lua API reference in Markdown, made from Specs: the
+// README's copy is checked against it by a test.
+func Reference() string {
+	var b strings.Builder
+	b.WriteString("| function | what it does | returns | on failure |\n|---|---|---|---|\n")
+	for _, s := range Specs {
+		fail := "raises on a bad argument"
+		if s.checked {
+			fail = "`nil, msg, code`"
+		}
+		ret := s.Returns
+		if ret == "" {
+			ret = "nothing"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Signature(), mdEscape(s.Doc), mdEscape(ret), fail)
+	}
+	return b.String()
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

@@ -94,6 +94,7 @@ type waitReq struct {
 	// observe sees the results before the task does (recording, strict).
 	observe func([]lua.LValue)
 	seq     int
+	nret    int // results the caller wants; -1: all
 }
 
 func (w *waitReq) what() string {
@@ -397,9 +398,27 @@ func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 		}
 		w.seq = -1
 	}
-	t.resume = append([]lua.LValue(nil), vals...)
+	t.resume = adjust(vals, t.wait)
 	t.status = "ready"
 	s.ready = append(s.ready, t)
+}
+
+// adjust copies the results a waiting call is resumed with, padded with
+// nils or cut to the number its caller asked for.
+func adjust(vals []lua.LValue, w *waitReq) []lua.LValue {
+	n := len(vals)
+	if w != nil && w.nret >= 0 {
+		n = w.nret
+	}
+	out := make([]lua.LValue, n)
+	for i := range out {
+		if i < len(vals) {
+			out[i] = vals[i]
+		} else {
+			out[i] = lua.LNil
+		}
+	}
+	return out
 }
 
 // fdReady retries the calls waiting on fd.

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -141,6 +142,7 @@ func (rt *Runtime) recoverOp(L *lua.LState, s *Spec) {
 // waits right here.
 func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
 	if t := rt.s.cur; t != nil {
+		w.nret = expectedResults(L)
 		t.wait = w
 		return L.Yield(rt.marker)
 	}
@@ -152,6 +154,29 @@ func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
 		L.Push(v)
 	}
 	return len(res)
+}
+
+// expectedResults returns how many results the caller of the running Go
+// function asked for, or -1 for all of them. gopher-lua does not adjust the
+// values a yielded Go function is resumed with to that number (missing ones
+// would be Go nils, which crash the VM), so the scheduler does it. The
+// number is in the Go function's call frame, which gopher-lua does not
+// export: it is read by reflection from the Debug record of level 0.
+func expectedResults(L *lua.LState) int {
+	dbg, ok := L.GetStack(0)
+	if !ok {
+		return -1
+	}
+	f := reflect.ValueOf(dbg).Elem().FieldByName("frame")
+	if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() {
+		return -1
+	}
+	frame := reflect.NewAt(f.Type().Elem(), f.UnsafePointer()).Elem()
+	nret := frame.FieldByName("NRet")
+	if !nret.IsValid() || nret.Kind() != reflect.Int {
+		return -1
+	}
+	return int(nret.Int())
 }
 
 // snapshot copies the arguments of the running call for the recorder.

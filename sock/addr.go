@@ -119,6 +119,9 @@ func FormatAddr(sa unix.Sockaddr) string {
 		}
 		return netip.AddrPortFrom(ip, uint16(a.Port)).String()
 	case *unix.SockaddrUnix:
+		if a.Name == "@" { // x/sys/unix's name for an unnamed socket
+			return ""
+		}
 		return a.Name
 	}
 	return ""

@@ -183,13 +183,16 @@ func runMain(rt *luaapi.Runtime, stderr io.Writer, load func() (*lua.LFunction, 
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
-		select {
-		case sig := <-sigs:
-			rt.Post(func() {
-				interrupted = 128 + int(sig.(syscall.Signal))
-				rt.Cancel(main, false)
-			})
-		case <-stop:
+		for {
+			select {
+			case sig := <-sigs:
+				rt.Post(func() {
+					interrupted = 128 + int(sig.(syscall.Signal))
+					rt.Cancel(main, false)
+				})
+			case <-stop:
+				return
+			}
 		}
 	}()
 	rt.RunUntil(main.Done, true)
