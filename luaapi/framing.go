@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"fmt"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -47,7 +48,18 @@ func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func(
 		}
 		return vals(lua.LString(b)), nil
 	}
-	return rt.attempt(op, fd, "", unix.EPOLLIN, timeout, try)
+	res, w := rt.attempt(op, fd, "", unix.EPOLLIN, timeout, try)
+	if w != nil {
+		w.timedOut = func() []lua.LValue {
+			detail := "timed out"
+			if e, err := rt.Table.Get(op, fd); err == nil && e.Buffered() > 0 {
+				kept := rt.Table.Peek(fd, 64)
+				detail = fmt.Sprintf("timed out with the unit incomplete; %d bytes kept for the next receive, starting %s", e.Buffered(), Quote(string(kept)))
+			}
+			return w.fail(unix.ETIMEDOUT, detail)
+		}
+	}
+	return res, w
 }
 
 func runRecvN(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {

@@ -358,6 +358,15 @@ func (e *Entry) takePending(max int) []byte {
 	return b
 }
 
+// Peek returns up to n of the bytes buffered for fd, leaving them there.
+func (t *Table) Peek(fd, n int) []byte {
+	if fd < 0 || fd >= len(t.entries) || t.entries[fd] == nil {
+		return nil
+	}
+	p := t.entries[fd].pending
+	return p[:min(n, len(p))]
+}
+
 // Unread puts bytes back in front of fd's buffer: the next receive call on
 // fd returns them first. Framing helpers use it for what they read too far.
 func (t *Table) Unread(fd int, b []byte) {
