@@ -73,7 +73,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	L := lua.NewState(lua.Options{
 		CallStackSize:       200,
-		RegistrySize:        256,
+		RegistrySize:        128,
 		RegistryMaxSize:     256 * 1024,
 		RegistryGrowStep:    128,
 		MinimizeStackMemory: true,
