@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ type Config struct {
 	Sandbox bool
 	// Realtime makes at() keep the pauses of a recording.
 	Realtime bool
+	// Allow, when not empty, limits the networks connect and sendto reach.
+	Allow []netip.Prefix
 }
 
 // Recorder receives one event per completed operation.
@@ -80,6 +83,7 @@ func New(cfg Config) (*Runtime, error) {
 	})
 	rt := &Runtime{L: L, Table: sock.NewTable(), out: cfg.Stdout, err: cfg.Stderr, cfg: cfg, start: time.Now()}
 	rt.Table.DefaultTimeout = cfg.DefaultTimeout
+	rt.Table.Allow = cfg.Allow
 	if err := rt.s.init(); err != nil {
 		L.Close()
 		return nil, err

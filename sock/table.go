@@ -11,6 +11,7 @@
 package sock
 
 import (
+	"net/netip"
 	"time"
 	"unsafe"
 
@@ -91,6 +92,33 @@ type Table struct {
 	DefaultTimeout time.Duration
 
 	wakefd int // eventfd used by Wait to be cancelled; 0 until first needed
+
+	// Allow, when not empty, lists the networks that connect and sendto may
+	// reach; any other inet or inet6 destination is refused with EACCES.
+	// AF_UNIX destinations are not limited.
+	Allow []netip.Prefix
+}
+
+// permit checks a destination against Allow.
+func (t *Table) permit(op string, fd int, addr string, sa unix.Sockaddr) error {
+	if len(t.Allow) == 0 {
+		return nil
+	}
+	var ip netip.Addr
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		ip = netip.AddrFrom4(a.Addr)
+	case *unix.SockaddrInet6:
+		ip = netip.AddrFrom16(a.Addr).Unmap()
+	default:
+		return nil
+	}
+	for _, p := range t.Allow {
+		if p.Contains(ip) {
+			return nil
+		}
+	}
+	return &Error{Op: op, FD: fd, Addr: addr, Err: unix.EACCES, Detail: ip.String() + " is outside the networks --allow permits"}
 }
 
 // NewTable returns an empty table.
@@ -207,6 +235,9 @@ func (t *Table) Connect(fd int, addr string) error {
 	if err != nil {
 		return withOp(err, "connect", fd, addr)
 	}
+	if err := t.permit("connect", fd, addr, sa); err != nil {
+		return err
+	}
 	err = unix.Connect(fd, sa)
 	switch err {
 	case nil:
@@ -275,6 +306,9 @@ func (t *Table) SendTo(fd int, data, addr string) (int, error) {
 	sa, err := ParseAddr(e.Domain, addr)
 	if err != nil {
 		return 0, withOp(err, "sendto", fd, addr)
+	}
+	if err := t.permit("sendto", fd, addr, sa); err != nil {
+		return 0, err
 	}
 	n, err := unix.SendmsgN(fd, unsafe.Slice(unsafe.StringData(data), len(data)), nil, sa, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
 	if err != nil {

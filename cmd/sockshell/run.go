@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,6 +38,8 @@ options:
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
   --sandbox        refuse programs, file writes, loading files and os.exit
+  --allow CIDR     connect and sendto may reach only these networks (repeat or
+                   separate with commas: --allow 127.0.0.0/8,::1/128)
   --timeout SECS   the session default timeout (scripts and piped input: 10s;
                    the interactive shell: none; 0: none)
   --version        print the version
@@ -48,6 +52,7 @@ type options struct {
 	realtime, help, version bool
 	script                  string
 	args                    []string
+	allow                   []netip.Prefix
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -63,6 +68,21 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.help, "h", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	fs.Func("allow", "", func(v string) error {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				a, aerr := netip.ParseAddr(s)
+				if aerr != nil {
+					return fmt.Errorf("bad network %q: expected CIDR like 127.0.0.0/8 or an address", s)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			o.allow = append(o.allow, p.Masked())
+		}
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -77,7 +97,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	reserveLowFDs()
 	o, err := parseArgs(args[1:], stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "sockshell: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "sockshell: %v\nrun sockshell -h for the usage\n", err)
 		return 2
 	}
 	switch {
@@ -103,7 +123,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		timeout = d
 	}
 	rt, err := luaapi.New(luaapi.Config{Stdout: stdout, Stderr: stderr, DefaultTimeout: timeout,
-		Sandbox: o.sandbox, Realtime: o.realtime})
+		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow})
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: %v\n", err)
 		return 1
