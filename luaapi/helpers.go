@@ -110,6 +110,10 @@ func show(v lua.LValue, depth int) string {
 	switch x := v.(type) {
 	case lua.LString:
 		return Quote(string(x))
+	case *lua.LUserData:
+		if s, ok := x.Value.(fmt.Stringer); ok {
+			return s.String()
+		}
 	case *lua.LTable:
 		if depth > 3 {
 			return "{...}"

@@ -50,6 +50,9 @@ func (t *Task) Done() bool {
 	return t.status == "done" || t.status == "failed" || t.status == "cancelled"
 }
 
+// String names the task: "task 3".
+func (t *Task) String() string { return fmt.Sprintf("task %d", t.ID) }
+
 // Err returns the task's error message, or "" if it did not fail.
 func (t *Task) Err() string { return t.err }
 

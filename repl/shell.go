@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sockshell/luaapi"
+	"sockshell/sock"
 )
 
 var errEINVAL = unix.EINVAL
@@ -67,7 +68,8 @@ func New(rt *luaapi.Runtime, cfg Config) *Shell {
 func (sh *Shell) Run() int {
 	var err error
 	if sh.cfg.Terminal {
-		sh.ed, err = newLineEditor(sh.cfg, sh.complete)
+		// readline keeps the history file open: out of the sockets' way.
+		sock.KeepLowFDs(func() { sh.ed, err = newLineEditor(sh.cfg, sh.complete) })
 	} else {
 		sh.ed = newPlainReader(sh.cfg.In)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"sockshell/luaapi"
 	"sockshell/repl"
+	"sockshell/sock"
 )
 
 // version is sockshell's version, printed by --version and written into
@@ -245,26 +246,14 @@ var errNoRecord = errors.New("not recording")
 var reserveOnce sync.Once
 
 // reserveLowFDs makes the Go runtime's network poller take its descriptors
-// now, above 1000, so that they never sit between the session's sockets.
+// now, above the numbers kept for the session's sockets.
 func reserveLowFDs() {
 	reserveOnce.Do(func() {
-		var held []int
-		for {
-			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil || fd >= 1000 {
-				if err == nil {
-					held = append(held, fd)
-				}
-				break
+		sock.KeepLowFDs(func() {
+			if r, w, err := os.Pipe(); err == nil { // a pollable file starts the poller
+				r.Close()
+				w.Close()
 			}
-			held = append(held, fd)
-		}
-		if r, w, err := os.Pipe(); err == nil { // a pollable file starts the poller
-			r.Close()
-			w.Close()
-		}
-		for _, fd := range held {
-			unix.Close(fd)
-		}
+		})
 	})
 }
