@@ -94,7 +94,15 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 }
 
 // run is sockshell as a function of its arguments and standard streams.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
+	defer func() {
+		// Operations recover their own panics; this is the last line, so
+		// that no Go stack trace ever reaches the user.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "sockshell: internal error: %v\n", r)
+			status = 70
+		}
+	}()
 	reserveLowFDs()
 	o, err := parseArgs(args[1:], stderr)
 	if err != nil {
@@ -141,9 +149,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	rt.OnRecord = rec.toggle
 	setArgs(rt.L, o)
 
-	status := 0
 	if o.chunk != "" {
-		status = runMain(rt, stderr, func() (*lua.LFunction, error) { return rt.L.LoadString(o.chunk) })
+		status = runMain(rt, stderr, func() (*lua.LFunction, error) {
+			return rt.L.Load(strings.NewReader(o.chunk), "(command line)")
+		})
 	}
 	if o.script != "" && status == 0 {
 		status = runMain(rt, stderr, func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
@@ -187,7 +196,7 @@ func setArgs(L *lua.LState, o *options) {
 func runMain(rt *luaapi.Runtime, stderr io.Writer, load func() (*lua.LFunction, error)) int {
 	fn, err := load()
 	if err != nil {
-		fmt.Fprintf(stderr, "sockshell: %s\n", luaapi.ErrorText(err))
+		fmt.Fprintf(stderr, "sockshell: %s\n", strings.TrimSpace(luaapi.ErrorText(err)))
 		return 1
 	}
 	var args []lua.LValue
