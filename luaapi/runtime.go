@@ -35,6 +35,10 @@ type Config struct {
 	Realtime bool
 	// Allow, when not empty, limits the networks connect and sendto reach.
 	Allow []netip.Prefix
+	// Interruptible lets Abort stop a task that is running Lua code (a
+	// loop that never waits). It costs a check per Lua instruction, so the
+	// interactive shell turns it on and scripts do not.
+	Interruptible bool
 }
 
 // Recorder receives one event per completed operation.
@@ -81,6 +85,9 @@ func New(cfg Config) (*Runtime, error) {
 		RegistryGrowStep:    128,
 		MinimizeStackMemory: true,
 	})
+	if cfg.Interruptible {
+		L.SetContext(context.Background())
+	}
 	rt := &Runtime{L: L, Table: sock.NewTable(), out: cfg.Stdout, err: cfg.Stderr, cfg: cfg, start: time.Now()}
 	rt.Table.DefaultTimeout = cfg.DefaultTimeout
 	rt.Table.Allow = cfg.Allow

@@ -2,6 +2,8 @@ package luaapi
 
 import (
 	"container/heap"
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -26,6 +28,7 @@ type Task struct {
 	Name string // what started it: "main", a shell line, "spawn"
 
 	th     *lua.LState
+	abort  context.CancelFunc // nil unless the runtime is Interruptible
 	fn     *lua.LFunction
 	resume []lua.LValue // values for the next resume
 	wait   *waitReq
@@ -194,8 +197,8 @@ func (rt *Runtime) Post(f func()) {
 func (rt *Runtime) newTask(name string, fn *lua.LFunction, args []lua.LValue) *Task {
 	s := &rt.s
 	s.nextID++
-	th, _ := rt.L.NewThread()
-	t := &Task{ID: s.nextID, Name: name, th: th, fn: fn, resume: args, status: "ready"}
+	th, abort := rt.L.NewThread()
+	t := &Task{ID: s.nextID, Name: name, th: th, abort: abort, fn: fn, resume: args, status: "ready"}
 	s.tasks[t.ID] = t
 	s.ready = append(s.ready, t)
 	return t
@@ -303,7 +306,11 @@ func (rt *Runtime) step(t *Task) {
 	s.cur = nil
 	switch {
 	case err != nil:
-		rt.finish(t, "failed", nil, luaErrorText(err))
+		msg := luaErrorText(err)
+		if t.abort != nil && errors.Is(t.th.Context().Err(), context.Canceled) {
+			msg = "interrupted"
+		}
+		rt.finish(t, "failed", nil, msg)
 	case t.wait != nil:
 		t.tail = st == lua.ResumeOK
 		rt.startWait(t)
@@ -491,6 +498,16 @@ func (rt *Runtime) Cancel(t *Task, interrupt bool) {
 		}
 	}
 	rt.finish(t, "cancelled", nil, "cancelled")
+}
+
+// Abort stops t while it runs Lua code, at its next instruction, with the
+// error "interrupted". It is safe for concurrent use (it is what Ctrl-C does
+// when the scheduler is busy running a task) and does nothing unless the
+// runtime is Interruptible.
+func (t *Task) Abort() {
+	if t.abort != nil {
+		t.abort()
+	}
 }
 
 // Current returns the running task, or nil outside the scheduler.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"golang.org/x/sys/unix"
@@ -44,6 +45,7 @@ type Shell struct {
 	failed   bool   // a command failed (the exit status of piped input)
 	partial  string // Lua lines read so far of an unfinished chunk
 	fg       *luaapi.Task
+	running  atomic.Pointer[luaapi.Task] // fg, for the signal goroutine
 	next     chan bool // the reader may read the next line (false: stop)
 	quit     bool
 	status   int
@@ -95,7 +97,20 @@ func (sh *Shell) Run() int {
 			case <-stopSignals:
 				return
 			case sig := <-sigs:
-				sh.rt.Post(func() { sh.signal(sig) })
+				done := make(chan struct{})
+				sh.rt.Post(func() { sh.signal(sig); close(done) })
+				if sig != os.Interrupt {
+					continue
+				}
+				// A task busy in Lua code keeps the scheduler from taking
+				// the signal: stop that task where it is.
+				select {
+				case <-done:
+				case <-time.After(200 * time.Millisecond):
+					if t := sh.running.Load(); t != nil {
+						t.Abort()
+					}
+				}
 			}
 		}
 	}()
@@ -273,8 +288,10 @@ func (sh *Shell) runLua(line, chunk string, final bool) {
 func (sh *Shell) start(line string, args []lua.LValue, report func(*luaapi.Task), fn *lua.LFunction) {
 	t := sh.rt.Spawn(line, fn, args...)
 	sh.fg = t
+	sh.running.Store(t)
 	t.OnDone = func(t *luaapi.Task) {
 		sh.fg = nil
+		sh.running.Store(nil)
 		report(t)
 		sh.snapshotFDs()
 		if !sh.quit {

@@ -132,7 +132,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		timeout = d
 	}
 	rt, err := luaapi.New(luaapi.Config{Stdout: stdout, Stderr: stderr, DefaultTimeout: timeout,
-		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow})
+		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal})
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: %v\n", err)
 		return 1
