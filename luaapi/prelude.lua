@@ -31,14 +31,22 @@ local function forward(co, ok, first, ...)
   return ok, first, ...
 end
 
+-- A coroutine's body runs inside a Lua function of ours, so that a body
+-- ending in a tail call of a waiting operation (`return recv(fd)`) never
+-- tail-calls it: gopher-lua crashes on that inside a coroutine.
+coroutine.create = function(f)
+  if type(f) ~= "function" then return create(f) end
+  return create(function(...) return pass(f(...)) end)
+end
+
 coroutine.resume = function(co, ...)
   return forward(co, resume(co, ...))
 end
 
 coroutine.wrap = function(f)
-  local co = create(f)
+  local co = coroutine.create(f)
   local function unwrap(ok, ...)
-    if not ok then error((...), 2) end
+    if not ok then error((...), 0) end
     return ...
   end
   return function(...)

@@ -160,13 +160,13 @@ func (s *scheduler) init() error {
 	if err != nil {
 		return err
 	}
-	ep = highFD(ep)
+	ep = sock.Private(ep)
 	w, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(ep)
 		return err
 	}
-	w = highFD(w)
+	w = sock.Private(w)
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, w, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(w)}); err != nil {
 		unix.Close(ep)
 		unix.Close(w)
@@ -512,14 +512,3 @@ func (t *Task) Abort() {
 
 // Current returns the running task, or nil outside the scheduler.
 func (rt *Runtime) Current() *Task { return rt.s.cur }
-
-// highFD moves a descriptor of the scheduler's own out of the way of the
-// session's sockets.
-func highFD(fd int) int {
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 1000)
-	if err != nil {
-		return fd
-	}
-	unix.Close(fd)
-	return nfd
-}

@@ -78,8 +78,11 @@ func runWait(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if t.Done() {
 		return taskResults(t), nil
 	}
-	if t == rt.s.cur {
+	switch rt.s.cur {
+	case t:
 		return failure(&sock.Error{Op: "wait", FD: -1, Addr: fmt.Sprintf("task %d", t.ID), Err: unix.EDEADLK, Detail: "a task cannot wait for itself"}), nil
+	case nil:
+		return failure(&sock.Error{Op: "wait", FD: -1, Addr: fmt.Sprintf("task %d", t.ID), Err: unix.EDEADLK, Detail: "only a task can wait for a task"}), nil
 	}
 	w := &waitReq{kind: waitTask, target: t, op: "wait", fd: -1, addr: fmt.Sprintf("task %d", t.ID)}
 	if timeout >= 0 {

@@ -46,7 +46,7 @@ type Shell struct {
 	partial  string // Lua lines read so far of an unfinished chunk
 	fg       *luaapi.Task
 	running  atomic.Pointer[luaapi.Task] // fg, for the signal goroutine
-	next     chan bool // the reader may read the next line (false: stop)
+	next     chan bool                   // the reader may read the next line (false: stop)
 	quit     bool
 	status   int
 	dispatch *lua.LFunction

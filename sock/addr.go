@@ -16,9 +16,9 @@ import (
 func ParseAddr(domain int, s string) (unix.Sockaddr, error) {
 	if domain == unix.AF_UNIX {
 		switch {
-		case strings.HasPrefix(s, "unix:") && len(s) > len("unix:"):
+		case strings.HasPrefix(s, "unix:") && len(s) > len("unix:") && s != "unix:@":
 			s = s[len("unix:"):]
-		case s == "" || (s[0] != '/' && s[0] != '@' && s[0] != '.'):
+		case s == "" || s == "@" || (s[0] != '/' && s[0] != '@' && s[0] != '.'):
 			return nil, errAddr(s, "a path (/tmp/s.sock, unix:rel/path) or @name")
 		}
 		if len(s) > 107 {
@@ -68,9 +68,20 @@ func resolve(domain int, host string) (netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return fitFamily(domain, ip, host)
 	}
+	if strings.EqualFold(host, "localhost") { // RFC 6761: the family's loopback
+		if domain == unix.AF_INET6 {
+			return netip.IPv6Loopback(), nil
+		}
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
 	ips, err := net.LookupIP(host)
 	if err != nil {
 		return netip.Addr{}, &Error{Op: "resolve", FD: -1, Addr: host, Err: unix.EHOSTUNREACH, Detail: "cannot resolve host " + strconv.Quote(host)}
+	}
+	for _, ip := range ips { // first choice: an address of the socket's own family
+		if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap().Is6() == (domain == unix.AF_INET6) {
+			return fitFamily(domain, a.Unmap(), host)
+		}
 	}
 	for _, ip := range ips {
 		if a, ok := netip.AddrFromSlice(ip); ok {
@@ -121,6 +132,9 @@ func FormatAddr(sa unix.Sockaddr) string {
 	case *unix.SockaddrUnix:
 		if a.Name == "@" { // x/sys/unix's name for an unnamed socket
 			return ""
+		}
+		if a.Name != "" && !strings.ContainsRune("/@.", rune(a.Name[0])) { // a relative path
+			return "unix:" + a.Name
 		}
 		return a.Name
 	}

@@ -34,8 +34,11 @@ func (e *Error) Error() string {
 		s += " " + e.Addr
 	}
 	s += ": " + Code(e.Err) + ": "
-	if e.Detail != "" {
+	switch {
+	case e.Detail != "":
 		return s + e.Detail
+	case e.Err == nil:
+		return s + "failed"
 	}
 	return s + message(e.Err)
 }
@@ -52,6 +55,8 @@ func Code(err error) string {
 		return ""
 	case errors.Is(err, ErrEOF):
 		return "EOF"
+	case errors.Is(err, unix.EOPNOTSUPP): // the name the socket man pages use
+		return "EOPNOTSUPP"
 	case errors.As(err, &errno):
 		if name := unix.ErrnoName(errno); name != "" {
 			return name
@@ -74,17 +79,6 @@ func message(err error) string {
 		return errno.Error()
 	}
 	return err.Error()
-}
-
-// opErr wraps err as an *Error of op on fd (and addr).
-func opErr(op string, fd int, addr string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if e, ok := err.(*Error); ok {
-		return e
-	}
-	return &Error{Op: op, FD: fd, Addr: addr, Err: err}
 }
 
 // Invalid returns an EINVAL error whose message says what was expected.

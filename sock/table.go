@@ -398,7 +398,7 @@ func (t *Table) Peek(fd, n int) []byte {
 		return nil
 	}
 	p := t.entries[fd].pending
-	return p[:min(n, len(p))]
+	return p[:max(0, min(n, len(p)))]
 }
 
 // Unread puts bytes back in front of fd's buffer: the next receive call on

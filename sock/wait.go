@@ -17,14 +17,20 @@ const (
 // call has its own (timeout >= 0), else the descriptor's own timeout, else
 // the table's default. The zero time means no deadline.
 func (t *Table) Deadline(fd int, timeout time.Duration) time.Time {
+	if timeout == 0 {
+		return time.Now() // do not wait at all
+	}
 	if timeout < 0 && fd >= 0 && fd < len(t.entries) && t.entries[fd] != nil && t.entries[fd].HasTimeout {
 		timeout = t.entries[fd].Timeout
 	}
+	if timeout == 0 {
+		return time.Now()
+	}
 	if timeout < 0 {
 		timeout = t.DefaultTimeout
-	}
-	if timeout <= 0 {
-		return time.Time{}
+		if timeout <= 0 {
+			return time.Time{} // the session waits as long as it takes
+		}
 	}
 	return time.Now().Add(timeout)
 }
@@ -69,6 +75,9 @@ func (t *Table) Wait(ctx context.Context, fd int, events int16, deadline time.Ti
 			return unix.EINTR
 		case n > 0 && pfd[0].Revents != 0:
 			return nil
+		case pfd[1].Revents != 0: // a late wake-up meant for an earlier call
+			var b [8]byte
+			unix.Read(wake, b[:])
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"sockshell/luaapi"
 	"sockshell/record"
+	"sockshell/sock"
 )
 
 // recording connects the runtime's calls to a record.Writer on a file.
@@ -31,12 +32,7 @@ func (r *recording) start(file string) error {
 	if err != nil {
 		return fmt.Errorf("record: %s: %w", file, err)
 	}
-	// Out of the way of the session's sockets, like the scheduler's own.
-	if high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 1000); err == nil {
-		unix.Close(fd)
-		fd = high
-	}
-	f := os.NewFile(uintptr(fd), file)
+	f := os.NewFile(uintptr(sock.Private(fd)), file)
 	w, err := record.NewWriter(f, record.Header{Time: time.Now().UTC(), Version: version, Command: r.command})
 	if err != nil {
 		f.Close()
