@@ -146,7 +146,7 @@ func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	data := checkString(L, "send", 2, "data (a string)")
 	n, err := rt.Table.Send(fd, data)
 	if err == nil {
-		return rt.ret1(lua.LNumber(n)), nil
+		return rt.ret1(count(n)), nil
 	}
 	if err != unix.EAGAIN {
 		return failure(err), nil
@@ -509,4 +509,21 @@ func (rt *Runtime) okOr(err error) []lua.LValue {
 		return failure(err)
 	}
 	return rt.ret1(lua.LTrue)
+}
+
+// smallCounts holds the Lua values of small byte counts, boxed once: a
+// send's result then costs no allocation.
+var smallCounts = func() (c [1025]lua.LValue) {
+	for i := range c {
+		c[i] = lua.LNumber(i)
+	}
+	return c
+}()
+
+// count is the Lua value of a byte count.
+func count(n int) lua.LValue {
+	if n >= 0 && n < len(smallCounts) {
+		return smallCounts[n]
+	}
+	return lua.LNumber(n)
 }
