@@ -163,7 +163,7 @@ func (rt *Runtime) SetDefaultTimeout(d time.Duration) { rt.Table.DefaultTimeout 
 var prelude string
 
 func (rt *Runtime) loadPrelude() error {
-	fn, err := rt.L.Load(strings.NewReader(prelude), "=prelude")
+	fn, err := rt.L.Load(strings.NewReader(compact(prelude)), "=prelude")
 	if err != nil {
 		return err
 	}
@@ -177,6 +177,21 @@ func (rt *Runtime) loadPrelude() error {
 	rt.L.Push(rt.marker)
 	rt.L.Push(checked)
 	return rt.L.PCall(2, 0, nil)
+}
+
+// compact drops the comment lines and indentation of Lua source, which
+// gopher-lua's lexer would otherwise read at every start-up. Line numbers
+// are kept: a dropped line becomes an empty one.
+func compact(src string) string {
+	lines := strings.Split(src, "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "--") {
+			l = ""
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
 }
 
 // print writes its arguments as Lua's print does, to the runtime's output.
