@@ -150,7 +150,7 @@ func convert(L *lua.LState, s *luaapi.Spec, prm luaapi.Param, w Word) (lua.LValu
 // printResults prints what a command returned, by the kinds of its results.
 func printResults(w io.Writer, c *Command, res []lua.LValue) {
 	s := c.Spec
-	if len(res) == 0 {
+	if len(res) == 0 || len(s.Results) == 0 { // help prints its own text
 		return
 	}
 	if len(res) == 3 && res[0] == lua.LNil {
@@ -233,10 +233,10 @@ func format(s *luaapi.Spec, k luaapi.Kind, v lua.LValue, all bool) string {
 		return luaapi.Quote(string(d))
 	case luaapi.KAddr, luaapi.KString:
 		if str, ok := v.(lua.LString); ok {
-			if str == "" {
+			if str == "" && k == luaapi.KAddr {
 				return "(unnamed)"
 			}
-			return string(str)
+			return strings.TrimSuffix(string(str), "\n") // a hexdump ends its last line
 		}
 	case luaapi.KAny:
 		if b, ok := v.(lua.LBool); ok {

@@ -181,7 +181,7 @@ func (sh *Shell) handle(line string, err error) {
 	}
 	trimmed := strings.TrimSpace(line)
 	switch {
-	case trimmed == "" || strings.HasPrefix(trimmed, "--") || strings.HasPrefix(trimmed, "#"):
+	case trimmed == "" || strings.HasPrefix(trimmed, "--") || trimmed == "#" || strings.HasPrefix(trimmed, "# ") || strings.HasPrefix(trimmed, "#!"): // not #x, Lua's length
 		sh.next <- true
 		return
 	case trimmed == "exit" || trimmed == "quit":
