@@ -1,8 +1,12 @@
 package luaapi
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +38,7 @@ var helperOps = []*Spec{
 		checked: true, run: runRecord},
 	{Name: "replay", Params: params(p("file", KName)), Results: results(KOK),
 		Doc: "run a recorded session, checking that it goes the same way", Returns: "true",
-		checked: true, run: runReplay},
+		checked: true},
 	{Name: "help", Params: params(opt("command", KName)), Results: results(),
 		Doc: "list the commands, or describe one", run: runHelp},
 }
@@ -114,6 +118,12 @@ func show(v lua.LValue, depth int) string {
 		if s, ok := x.Value.(fmt.Stringer); ok {
 			return s.String()
 		}
+	case lua.LNumber:
+		f := float64(x)
+		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			return strconv.FormatInt(int64(f), 10)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64)
 	case *lua.LTable:
 		if depth > 3 {
 			return "{...}"
@@ -177,27 +187,34 @@ func runRecord(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		file = ""
 	}
 	if err := rt.OnRecord(file); err != nil {
-		return failure(&sock.Error{Op: "record", FD: -1, Addr: file, Err: unix.EIO, Detail: err.Error()}), nil
+		errno := unix.EIO
+		errors.As(err, &errno)
+		return failure(&sock.Error{Op: "record", FD: -1, Addr: file, Err: errno, Detail: err.Error()}), nil
 	}
 	return rt.ret1(lua.LTrue), nil
 }
 
-func runReplay(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+// runLoadReplay compiles a recording for replay(), which the prelude
+// defines in Lua so that the recording's waiting calls can yield.
+func runLoadReplay(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	file := checkString(L, "replay", 1, "a file name")
 	if rt.cfg.Sandbox {
 		return failure(&sock.Error{Op: "replay", FD: -1, Addr: file, Err: unix.EPERM, Detail: "loading files is refused in --sandbox"}), nil
 	}
 	fn, err := L.LoadFile(file)
 	if err != nil {
-		return failure(&sock.Error{Op: "replay", FD: -1, Addr: file, Err: unix.ENOENT, Detail: luaErrorText(err)}), nil
+		return failure(&sock.Error{Op: "replay", FD: -1, Addr: file, Err: unix.ENOENT, Detail: SyntaxErrorText(err, 0)}), nil
 	}
-	L.Push(fn)
-	L.Call(0, 0) // runs in this task: waits yield as usual; a divergence raises
-	return rt.ret1(lua.LTrue), nil
+	return vals(fn), nil
 }
 
 func runHelp(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
-	fmt.Fprint(rt.out, Help(optString(L, "help", 1, "a command name", "")))
+	name := optString(L, "help", 1, "a command name", "")
+	text := Help(name)
+	if text == "" {
+		return failure(&sock.Error{Op: "help", FD: -1, Addr: name, Err: unix.ENOENT, Detail: "no such command; help lists them"}), nil
+	}
+	fmt.Fprint(rt.out, text)
 	return nil, nil
 }
 
@@ -210,7 +227,6 @@ func Help(name string) string {
 		for _, s := range Specs {
 			fmt.Fprintf(&b, "  %-44s %s\n", s.Usage(), s.Doc)
 		}
-		b.WriteString("  fds                                          print the descriptor table\n")
 		b.WriteString("  exit                                         close every socket and leave (or Ctrl-D)\n")
 		b.WriteString("ADDR: host:port, [v6addr]:port, /path, unix:rel/path, @abstract; port 0: the kernel picks.\n")
 		b.WriteString(`DATA: word, "C \n \r \t \0 \\ \" \xNN escapes", or hex:48656c6c6f. TIMEOUT: 2, 0.5, 250ms.` + "\n")
@@ -220,7 +236,7 @@ func Help(name string) string {
 	}
 	s, ok := Lookup(name)
 	if !ok {
-		return fmt.Sprintf("no command %q; help lists them\n", name)
+		return ""
 	}
 	fmt.Fprintf(&b, "%s\n  %s\n", s.Usage(), s.Doc)
 	if s.Returns != "" {
@@ -233,8 +249,11 @@ func Help(name string) string {
 		b.WriteString("  options:\n")
 		for _, o := range sock.Options {
 			kind := "bytes"
-			if o.Bool {
+			switch {
+			case o.Bool:
 				kind = "on|off"
+			case o.Name == "linger":
+				kind = "seconds"
 			}
 			fmt.Fprintf(&b, "    %-10s %-7s %s\n", o.Name, kind, o.Doc)
 		}
@@ -286,3 +305,19 @@ func Reference() string {
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+var syntaxError = regexp.MustCompile(`^(.*?) line:(\d+)\(column:(\d+)\) (.*)$`)
+
+// SyntaxErrorText turns gopher-lua's compile errors ("f.lua line:3(column:5)
+// near 'x':   syntax error") into the FILE:LINE: form of every other error.
+// An error at the end of the source is put on its last line, lines.
+func SyntaxErrorText(err error, lines int) string {
+	msg := strings.TrimSpace(luaErrorText(err))
+	if m := syntaxError.FindStringSubmatch(msg); m != nil {
+		return m[1] + ":" + m[2] + ": " + strings.Join(strings.Fields(m[4]), " ")
+	}
+	if file, rest, ok := strings.Cut(msg, " at EOF:"); ok {
+		return fmt.Sprintf("%s:%d: %s at the end (a block or bracket not closed?)", file, max(lines, 1), strings.Join(strings.Fields(rest), " "))
+	}
+	return msg
+}

@@ -125,3 +125,22 @@ function fails(code, f, ...)
   end
   error("expected " .. code .. ", got success", 3)
 end
+
+-- replay(file) runs a recording in this task, so that its waiting calls
+-- yield like any others.
+local loadreplay = __loadreplay
+__loadreplay = nil
+function replay(file)
+  local f, msg, code = loadreplay(file)
+  if not f then return nil, msg, code end
+  f()
+  return true
+end
+
+-- dofile in Lua, so that the file's waiting calls can yield.
+local loadfile = loadfile
+function dofile(file)
+  local f, err = loadfile(file)
+  if not f then error(err, 2) end
+  return f()
+end

@@ -109,6 +109,7 @@ func New(cfg Config) (*Runtime, error) {
 			L.SetGlobal(s.Name, L.NewFunction(rt.wrap(s)))
 		}
 	}
+	L.SetGlobal("__loadreplay", L.NewFunction(rt.wrap(&Spec{Name: "replay", run: runLoadReplay})))
 	L.SetGlobal("print", L.NewFunction(rt.print))
 	if io := L.GetGlobal("io"); io.Type() == lua.LTTable {
 		L.SetField(io, "write", L.NewFunction(rt.write))

@@ -141,7 +141,7 @@ func (rt *Runtime) recoverOp(L *lua.LState, s *Spec) {
 // scheduler, which retries the call when it can go on; outside any task it
 // waits right here.
 func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
-	if t := rt.s.cur; t != nil {
+	if t := rt.s.cur; t != nil && canYield(L) {
 		w.nret = expectedResults(L)
 		t.wait = w
 		return L.Yield(rt.marker)
@@ -177,6 +177,28 @@ func expectedResults(L *lua.LState) int {
 		return -1
 	}
 	return int(nret.Int())
+}
+
+// canYield reports whether the running Go function may yield: not when a
+// Go function below it on the stack called Lua (table.sort's comparator, a
+// metamethod, a loader), because gopher-lua cannot resume through a Go
+// frame. Such a call waits where it is instead, holding up the other tasks
+// but never the process.
+func canYield(L *lua.LState) bool {
+	for level := 1; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			return true
+		}
+		f := reflect.ValueOf(dbg).Elem().FieldByName("frame")
+		if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() {
+			return true
+		}
+		frame := reflect.NewAt(f.Type().Elem(), f.UnsafePointer()).Elem()
+		if fn, ok := frame.FieldByName("Fn").Interface().(*lua.LFunction); ok && fn != nil && fn.IsG {
+			return false
+		}
+	}
 }
 
 // snapshot copies the arguments of the running call for the recorder.
@@ -265,6 +287,9 @@ func argError(L *lua.LState, op string, n int, want string) {
 }
 
 func describe(v lua.LValue) string {
+	if v == nil {
+		return "nothing"
+	}
 	switch v.Type() {
 	case lua.LTString:
 		s := string(v.(lua.LString))

@@ -108,6 +108,9 @@ func runNow(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runTasks(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	list := L.NewTable()
 	for _, t := range rt.Tasks() {
+		if t == rt.s.cur {
+			continue // the caller itself
+		}
 		row := L.NewTable()
 		row.RawSetString("id", lua.LNumber(t.ID))
 		row.RawSetString("name", lua.LString(t.Name))

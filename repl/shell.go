@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +25,9 @@ import (
 )
 
 var errEINVAL = unix.EINVAL
+
+// location is the FILE:LINE: a Lua error starts with.
+var location = regexp.MustCompile(`^[^ :]+:\d+: `)
 
 // Config says where the shell reads and writes.
 type Config struct {
@@ -42,15 +46,18 @@ type Shell struct {
 	cfg Config
 	ed  editor
 
-	failed   bool   // a command failed (the exit status of piped input)
-	partial  string // Lua lines read so far of an unfinished chunk
-	fg       *luaapi.Task
-	running  atomic.Pointer[luaapi.Task] // fg, for the signal goroutine
-	next     chan bool                   // the reader may read the next line (false: stop)
-	quit     bool
-	status   int
-	dispatch *lua.LFunction
-	openFDs  atomic.Pointer[[]int] // for completion, read by the editor
+	failed  bool   // a command failed (the exit status of piped input)
+	partial string // Lua lines read so far of an unfinished chunk
+	fg      *luaapi.Task
+	running atomic.Pointer[luaapi.Task] // fg, for the signal goroutine
+	// prompting is set while the line editor shows the prompt and reads:
+	// output then goes through the editor, which redraws the prompt below it.
+	prompting atomic.Bool
+	next      chan bool // the reader may read the next line (false: stop)
+	quit      bool
+	status    int
+	dispatch  *lua.LFunction
+	openFDs   atomic.Pointer[[]int] // for completion, read by the editor
 }
 
 // New returns a shell on rt.
@@ -82,7 +89,7 @@ func (sh *Shell) Run() int {
 	defer sh.ed.Close()
 	out := sh.rt.Out()
 	if sh.cfg.Terminal {
-		sh.rt.SetOutput(sh.ed.Stdout())
+		sh.rt.SetOutput(termWriter{sh})
 		defer sh.rt.SetOutput(out)
 	}
 
@@ -139,7 +146,9 @@ func (sh *Shell) read(done chan struct{}) {
 			prompt = "... "
 		}
 		sh.ed.SetPrompt(prompt)
+		sh.prompting.Store(true)
 		line, err := sh.ed.Readline()
+		sh.prompting.Store(false)
 		sh.rt.Post(func() { sh.handle(line, err) })
 		if ok := <-sh.next; !ok {
 			return
@@ -158,6 +167,18 @@ func (sh *Shell) signal(sig os.Signal) {
 		sh.quit = true
 		sh.status = 128 + int(sig.(syscall.Signal))
 	}
+}
+
+// termWriter is the terminal output: through the line editor while it
+// shows the prompt (a task printing between prompts), straight to the
+// terminal while a command runs.
+type termWriter struct{ sh *Shell }
+
+func (w termWriter) Write(p []byte) (int, error) {
+	if w.sh.prompting.Load() {
+		return w.sh.ed.Stdout().Write(p)
+	}
+	return w.sh.cfg.Out.Write(p)
 }
 
 // handle deals with one line on the scheduler's goroutine.
@@ -217,7 +238,8 @@ func (sh *Shell) runCommand(name, line string) {
 			args := append([]lua.LValue{lua.LString(c.Spec.Name)}, c.Args...)
 			sh.start(line, args, func(t *luaapi.Task) {
 				if t.Err() != "" {
-					sh.fail(t.Err())
+					// The error is the command's, not a place in Lua.
+					sh.fail(location.ReplaceAllString(t.Err(), ""))
 					return
 				}
 				res := t.Results()
@@ -256,7 +278,7 @@ func (sh *Shell) runLua(line, chunk string, final bool) {
 			return
 		}
 		sh.partial = ""
-		sh.fail("lua: " + oneLine(msg))
+		sh.fail("lua: " + oneLine(luaapi.SyntaxErrorText(err, strings.Count(chunk, "\n")+1)))
 		if !final {
 			sh.next <- true
 		}

@@ -151,7 +151,7 @@ func TestAllow(t *testing.T) {
 	accept(t, tab, us)
 }
 
-// TestKeepLowFDs: while fn runs, what it opens lands at 100 or above;
+// TestKeepLowFDs: while fn runs, what it opens lands at FirstPrivateFD or above;
 // afterwards the low numbers are free again and nothing is left open.
 func TestKeepLowFDs(t *testing.T) {
 	tab := newTable(t)
@@ -159,10 +159,10 @@ func TestKeepLowFDs(t *testing.T) {
 	sock.KeepLowFDs(func() {
 		inside = socket(t, tab, "inet", "dgram")
 	})
-	if inside < 100 {
-		t.Errorf("socket opened inside KeepLowFDs got fd %d, want >= 100", inside)
+	if inside < sock.FirstPrivateFD {
+		t.Errorf("socket opened inside KeepLowFDs got fd %d, want >= %d", inside, sock.FirstPrivateFD)
 	}
-	if outside := socket(t, tab, "inet", "dgram"); outside >= 100 {
+	if outside := socket(t, tab, "inet", "dgram"); outside >= sock.FirstPrivateFD {
 		t.Errorf("socket opened afterwards got fd %d, want a low one", outside)
 	}
 }

@@ -248,34 +248,35 @@ func (t *Table) Connect(fd int, addr string) error {
 		return unix.EINPROGRESS
 	case unix.EAGAIN:
 		// AF_UNIX: the listener's backlog is full; try again when writable.
+		e.remote = sa
 		return unix.EINPROGRESS
 	}
 	return &Error{Op: "connect", FD: fd, Addr: addr, Err: err}
 }
 
 // FinishConnect completes a connect that returned EINPROGRESS once fd is
-// writable. It returns unix.EINPROGRESS again if it is still under way.
+// writable. It returns unix.EINPROGRESS again if it is still under way. Like
+// a blocking connect, it asks the kernel with connect(2) itself, which is
+// what moves the socket to connected: a later connect then gives EISCONN,
+// and one after a refusal tries again.
 func (t *Table) FinishConnect(fd int, addr string) error {
 	e, err := t.Get("connect", fd)
 	if err != nil {
 		return err
 	}
-	if !e.connecting {
-		return t.Connect(fd, addr) // AF_UNIX backlog full: retry
+	if e.remote == nil {
+		return t.Connect(fd, addr)
 	}
-	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err == nil && soerr != 0 {
-		err = unix.Errno(soerr)
-	}
-	if err != nil {
+	switch err := unix.Connect(fd, e.remote); err {
+	case nil, unix.EISCONN:
+		e.connecting, e.connected = false, true
+		return nil
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR, unix.EAGAIN:
+		return unix.EINPROGRESS
+	default:
 		e.connecting = false
 		return &Error{Op: "connect", FD: fd, Addr: addr, Err: err}
 	}
-	if _, err := unix.Getpeername(fd); err != nil {
-		return unix.EINPROGRESS
-	}
-	e.connecting, e.connected = false, true
-	return nil
 }
 
 // Send writes data to a connected fd. It returns the number of bytes the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -150,12 +149,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	setArgs(rt.L, o)
 
 	if o.chunk != "" {
-		status = runMain(rt, stderr, func() (*lua.LFunction, error) {
+		status = runMain(rt, stderr, o.chunk+"\n", func() (*lua.LFunction, error) {
 			return rt.L.Load(strings.NewReader(o.chunk), "(command line)")
 		})
 	}
 	if o.script != "" && status == 0 {
-		status = runMain(rt, stderr, func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
+		status = runMain(rt, stderr, o.chunk+"\n", func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
 	}
 	if !shell {
 		return status
@@ -193,10 +192,14 @@ func setArgs(L *lua.LState, o *options) {
 
 // runMain runs a chunk or script as the main task. When it ends, the other
 // tasks are cancelled. A Lua error prints FILE:LINE: message and gives 1.
-func runMain(rt *luaapi.Runtime, stderr io.Writer, load func() (*lua.LFunction, error)) int {
+func runMain(rt *luaapi.Runtime, stderr io.Writer, src string, load func() (*lua.LFunction, error)) int {
 	fn, err := load()
 	if err != nil {
-		fmt.Fprintf(stderr, "sockshell: %s\n", strings.TrimSpace(luaapi.ErrorText(err)))
+		msg := luaapi.SyntaxErrorText(err, strings.Count(src, "\n"))
+		if msg == strings.TrimSpace(luaapi.ErrorText(err)) { // not a syntax error: say who speaks
+			msg = "sockshell: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
 		return 1
 	}
 	var args []lua.LValue
@@ -250,7 +253,7 @@ func isTerminal(r io.Reader) bool {
 	return err == nil
 }
 
-var errNoRecord = errors.New("not recording")
+var errNoRecord = fmt.Errorf("not recording (%w)", unix.EINVAL)
 
 var reserveOnce sync.Once
 
