@@ -41,7 +41,7 @@ func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func(
 			return nil, err
 		}
 		if err != nil {
-			return failure(err), nil
+			return failure(renamed(err, op)), nil
 		}
 		if post != nil {
 			b = post(b)
@@ -118,6 +118,17 @@ func runSendFrame(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	return rt.sendAll("sendframe", fd, string(b), timeout)
 }
 
+// renamed gives an engine error the name of the helper that met it
+// (recvline's errors come from the engine's RecvUntil).
+func renamed(err error, op string) error {
+	if e, ok := err.(*sock.Error); ok && e.Op != op {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return err
+}
+
 // sendAll sends all of data, waiting for buffer space as often as needed
 // within one deadline.
 func (rt *Runtime) sendAll(op string, fd int, data string, timeout time.Duration) ([]lua.LValue, *waitReq) {
@@ -129,7 +140,7 @@ func (rt *Runtime) sendAll(op string, fd int, data string, timeout time.Duration
 				return nil, err
 			}
 			if err != nil {
-				return failure(err), nil
+				return failure(renamed(err, op)), nil
 			}
 			off += n
 		}

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func (s *session) fails(src string) string {
 	return task.Err()
 }
 
-// runtime makes a session and runs src in it, returning its results.
+// runOK makes a session and runs src in it, returning its results.
 func runOK(t *testing.T, src string) []lua.LValue {
 	t.Helper()
 	return newSession(t, Config{}).ok(src)
@@ -106,3 +107,9 @@ assert(connect(c, getsockname(l)))
 local a = assert(accept(l))
 close(l)
 `
+
+// atLine replaces LINE in want with the line number that follows the
+// prologue of a chunk: the first line of the test's own code.
+func atLine(want, prologue string) string {
+	return strings.ReplaceAll(want, "LINE", fmt.Sprint(strings.Count(prologue, "\n")+1))
+}

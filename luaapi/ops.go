@@ -473,7 +473,7 @@ func (rt *Runtime) waitHere(w *waitReq) []lua.LValue {
 			if w.events&unix.EPOLLOUT != 0 {
 				ev = unix.POLLOUT
 			}
-			if res, err := w.retry(); err != unix.EAGAIN && res != nil {
+			if res, err := rt.guard(w, w.retry); err != unix.EAGAIN && res != nil {
 				return res
 			}
 			if err := rt.Table.Wait(rt.ctx(), w.fds[0], ev, w.deadline); err != nil {

@@ -66,7 +66,7 @@ local function finish(co, handler, ok, ...)
   return finish(co, handler, resume(co, yield(...)))
 end
 
-local rawpcall = pcall
+local rawpcall, rawxpcall = pcall, xpcall
 
 pcall = function(f, ...)
   if type(f) ~= "function" then return rawpcall(f, ...) end
@@ -75,7 +75,7 @@ pcall = function(f, ...)
 end
 
 xpcall = function(f, handler, ...)
-  if type(f) ~= "function" then return rawpcall(f, ...) end
+  if type(f) ~= "function" then return false, handler("attempt to call a " .. type(f) .. " value") end
   local co = create(function(...) return pass(f(...)) end)
   return finish(co, handler, resume(co, ...))
 end
@@ -87,9 +87,25 @@ end
 -- that called it; recordings start with it. fails(code, fn, ...) calls fn
 -- without that check and raises unless it failed with the errno code.
 local raw = {}
+local getinfo = debug and debug.getinfo
+
+-- where names the first place outside the prelude that led to the call,
+-- even when it reached the prelude through a tail call.
+local function where()
+  if not getinfo then return "" end
+  for level = 2, 30 do
+    local info = getinfo(level, "Sl")
+    if not info then break end
+    if info.source ~= "prelude" and info.source ~= "=prelude" and (info.currentline or 0) > 0 then
+      return (info.short_src or info.source or "?") .. ":" .. info.currentline .. ": "
+    end
+  end
+  return ""
+end
+
 local function check(name, ok, msg, code, ...)
   if ok == nil and type(code) == "string" then
-    error(name .. ": expected success, got " .. msg, 3)
+    error(where() .. name .. ": expected success, got " .. msg, 0)
   end
   return ok, msg, code, ...
 end

@@ -61,6 +61,7 @@ type Runtime struct {
 	start       time.Time
 	rec         Recorder
 	failedTasks int
+	closed      bool
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	watch       *watcher
 
@@ -129,6 +130,14 @@ func New(cfg Config) (*Runtime, error) {
 
 // Close closes every socket the session opened and the Lua state.
 func (rt *Runtime) Close() {
+	if rt.closed {
+		return
+	}
+	rt.closed = true
+	if rt.watch != nil {
+		close(rt.watch.stop)
+		rt.watch = nil
+	}
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}

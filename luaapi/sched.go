@@ -404,13 +404,25 @@ func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 			}
 		}
 		if w.observe != nil && vals != nil {
-			w.observe(vals)
+			rt.guard(w, func() ([]lua.LValue, error) { w.observe(vals); return nil, nil })
 		}
 		w.seq = -1
 	}
 	t.resume = adjust(vals, t.wait)
 	t.status = "ready"
 	s.ready = append(s.ready, t)
+}
+
+// guard runs part of a waiting call's completion (its retry, its timeout,
+// its observer) outside the operation's own recover: a panic there becomes
+// the call's failure, never the scheduler's.
+func (rt *Runtime) guard(w *waitReq, f func() ([]lua.LValue, error)) (res []lua.LValue, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = w.fail(unix.EIO, fmt.Sprintf("internal error: %v", r)), nil
+		}
+	}()
+	return f()
 }
 
 // adjust copies the results a waiting call is resumed with, padded with
@@ -441,13 +453,13 @@ func (rt *Runtime) fdReady(fd int) {
 		}
 		switch w.kind {
 		case waitIO:
-			vals, err := w.retry()
+			vals, err := rt.guard(w, w.retry)
 			if err == unix.EAGAIN {
 				continue
 			}
 			rt.wake(t, vals)
 		case waitPoll:
-			if vals, _ := w.retry(); vals != nil {
+			if vals, _ := rt.guard(w, w.retry); vals != nil {
 				rt.wake(t, vals)
 			}
 		}
@@ -463,7 +475,9 @@ func (rt *Runtime) fireTimers() {
 		if t.status != "waiting" || t.wait == nil || t.wait.seq != tm.seq {
 			continue
 		}
-		rt.wake(t, rt.timedOut(t.wait))
+		w := t.wait
+		vals, _ := rt.guard(w, func() ([]lua.LValue, error) { return rt.timedOut(w), nil })
+		rt.wake(t, vals)
 	}
 }
 

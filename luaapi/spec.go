@@ -112,7 +112,7 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 		res, w := s.run(rt, L)
 		if w == nil {
 			if rt.rec != nil && s.recorded {
-				rt.emit(s, rt.snapshot(L, s), res)
+				rt.emit(s, rt.s.cur, rt.snapshot(L, s), res)
 			}
 			for _, v := range res {
 				L.Push(v)
@@ -120,8 +120,8 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			return len(res)
 		}
 		if rt.rec != nil && s.recorded {
-			args := rt.snapshot(L, s)
-			w.observe = func(res []lua.LValue) { rt.emit(s, args, res) }
+			args, cur := rt.snapshot(L, s), rt.s.cur
+			w.observe = func(res []lua.LValue) { rt.emit(s, cur, args, res) }
 		}
 		return rt.block(L, w)
 	}
@@ -215,9 +215,9 @@ func (rt *Runtime) snapshot(L *lua.LState, s *Spec) []record.Value {
 	return vs
 }
 
-func (rt *Runtime) emit(s *Spec, args []record.Value, res []lua.LValue) {
+func (rt *Runtime) emit(s *Spec, t *Task, args []record.Value, res []lua.LValue) {
 	ev := record.Event{Op: s.Name, Args: args, At: time.Since(rt.start), Task: 1}
-	if t := rt.s.cur; t != nil && t.report {
+	if t != nil && t.report {
 		ev.Task = t.ID // a spawned task; the main task and shell lines are 1
 	}
 	if len(res) == 3 && res[0] == lua.LNil {

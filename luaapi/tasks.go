@@ -49,7 +49,7 @@ func (rt *Runtime) checkTask(L *lua.LState, op string, n int) (*Task, error) {
 			return t, nil
 		}
 	case lua.LNumber:
-		if t, ok := rt.s.tasks[int(x)]; ok {
+		if t, ok := rt.s.tasks[int(x)]; ok && float64(x) == float64(int(x)) {
 			return t, nil
 		}
 		return nil, &sock.Error{Op: op, FD: -1, Addr: fmt.Sprintf("task %d", int(x)), Err: unix.ESRCH, Detail: "no such task"}

@@ -103,6 +103,9 @@ func (sh *Shell) complete(line []rune, pos int) ([][]rune, int) {
 	if !ok {
 		return nil, 0
 	}
+	for len(fields) > 1 && (fields[1] == "-x" || fields[1] == "-a") {
+		fields = append(fields[:1], fields[2:]...) // display flags take no parameter
+	}
 	arg := len(fields) - 1 // index of the parameter being typed
 	prefix := ""
 	if !strings.HasSuffix(head, " ") {

@@ -1,6 +1,8 @@
 package sock
 
 import (
+	"math"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -56,6 +58,9 @@ func (t *Table) SetOpt(fd int, name string, v int) error {
 	o, ok := LookupOption(name)
 	if !ok {
 		return Invalid("setopt", fd, "unknown option %q: expected one of %s", name, optionNames())
+	}
+	if v > math.MaxInt32 || v < math.MinInt32 {
+		return Invalid("setopt", fd, "bad value %d for %s: too large", v, name)
 	}
 	var err error
 	switch {

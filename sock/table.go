@@ -322,7 +322,12 @@ func (t *Table) SendTo(fd int, data, addr string) (int, error) {
 	return n, nil
 }
 
+// maxRead bounds one receive: a recv asking for more gets what the kernel
+// has, up to this, rather than a buffer the size it asked for.
+const maxRead = 16 << 20
+
 func (t *Table) buffer(max int) []byte {
+	max = min(max, maxRead)
 	if cap(t.scratch) < max {
 		t.scratch = make([]byte, max)
 	}
