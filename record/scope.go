@@ -30,6 +30,9 @@ const (
 	maxConsts = 256
 )
 
+// partEnd ends a part.
+const partEnd = "end)()\n"
+
 // target is a variable that an assignment binds: "fd3" for the descriptor a
 // socket or accept returned, "addr3" for the address getsockname of fd3
 // returned, "from3" for the sender of a datagram fd3 received, and "data",
@@ -63,6 +66,7 @@ func (w *Writer) assign(ts ...target) (lhs string, refs []string) {
 			w.declared[refs[i]] = true
 		}
 		w.slots += len(ts)
+		w.barrier = true // a local's scope would end with a loop
 		return "local " + strings.Join(refs, ", ") + " = ", refs
 	}
 	if fresh {
@@ -85,6 +89,7 @@ func (w *Writer) useTables() {
 		return
 	}
 	w.tables = true
+	w.barrier = true
 	w.slots += 4
 	w.declared["data"] = true
 	w.buf.WriteString("-- Lua limits how many locals a function may have: new variables live in tables.\n")
@@ -95,9 +100,10 @@ func (w *Writer) useTables() {
 func (w *Writer) newPart() {
 	w.useTables()
 	if w.part > 0 {
-		w.buf.WriteString("end)()\n")
+		w.buf.WriteString(partEnd)
 	}
 	w.part++
+	w.barrier = true // a loop lies inside one part
 	w.buf.WriteString(";(function() -- part " + strconv.Itoa(w.part+1) +
 		": long recordings are cut into functions, each ending with \"end)()\"\n")
 	clear(w.consts)

@@ -23,7 +23,9 @@ type Header struct {
 // writes the header, Write the statements that redo one operation and check
 // its results, Close a trailer. Each call hands what it writes to the
 // underlying io.Writer at once, in one Write, and keeps nothing back, so a
-// crash loses nothing written before it.
+// crash loses nothing written before it. Into a File (an *os.File on a
+// regular file) it also folds calls repeated in a row into loops, keeping
+// that guarantee: see fold.go.
 //
 // The script calls the same functions the session did, after strict(true),
 // which makes any call that fails raise an error. A descriptor the session
@@ -43,6 +45,10 @@ type Header struct {
 type Writer struct {
 	w      io.Writer
 	buf    bytes.Buffer // what the current call writes
+	file   File         // w when the writer folds loops in it, else nil
+	size   int64        // where the recording ends in file: a part's end, spaces may follow
+	blank  int64        // where in file only spaces follow, up to phys
+	phys   int64        // the size of file
 	err    error        // the first write error, returned from then on
 	closed bool
 	calls  int           // operations written
@@ -62,6 +68,12 @@ type Writer struct {
 	ports     map[int]string    // its port -> the same variable
 	held      map[string]string // a variable -> the address it holds
 	userPorts map[int]bool      // ports the session bound to by choice
+
+	// Folding loops (fold.go), when file is not nil.
+	lines   []codeLine // the current call's lines
+	barrier bool       // whether the current call's statements cannot be in a loop
+	hist    []unit     // the latest units written as plain lines, since a barrier
+	loop    *loop      // the loop calls are being folded into, if any
 }
 
 // sock is what the writer knows of a descriptor.
@@ -94,7 +106,9 @@ var replayed = map[string]bool{
 var errClosed = errors.New("record: write to a closed Writer")
 
 // NewWriter returns a Writer that writes a recording to w, and writes its
-// header at once.
+// header at once. If w is a File, the Writer writes with WriteAt from w's
+// current offset, folds repeated calls into loops, and leaves the offset at
+// the end of the recording when it is closed.
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	rw := &Writer{
 		w:         w,
@@ -108,6 +122,8 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 		held:      make(map[string]string),
 		userPorts: make(map[int]bool),
 	}
+	rw.file, rw.size = foldable(w)
+	rw.blank, rw.phys = rw.size, rw.size
 	version := h.Version
 	if version == "" {
 		version = "(version unknown)"
@@ -120,6 +136,7 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 		h.Time.UTC().Format(time.RFC3339), by)
 	rw.buf.WriteString("-- Replay: sockshell FILE (with --realtime, at() keeps the recorded pauses).\n")
 	rw.line(rw.call("strict", "true"), "")
+	rw.barrier = true
 	return rw, rw.flush()
 }
 
@@ -132,17 +149,20 @@ func (w *Writer) Write(ev Event) error {
 	if w.err != nil || !replayed[ev.Op] {
 		return w.err
 	}
+	w.lines = nil
+	w.barrier = false
 	if len(w.consts) >= maxConsts {
 		w.newPart()
 	}
 	if ev.Task != 0 && ev.Task != w.task {
 		w.task = ev.Task
-		fmt.Fprintf(&w.buf, "-- task %d\n", ev.Task)
+		w.line(fmt.Sprintf("-- task %d", ev.Task), "")
 	}
 	if ev.At-w.last >= pause {
 		sec := strconv.FormatFloat(ev.At.Seconds(), 'f', 3, 64)
 		w.konst('n', sec)
 		w.line(w.call("at", sec), "")
+		w.barrier = true
 	}
 	w.op(ev)
 	w.calls++
@@ -160,22 +180,40 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	if w.part > 0 {
-		w.buf.WriteString("end)()\n")
+		w.buf.WriteString(partEnd)
 	}
 	calls := "calls"
 	if w.calls == 1 {
 		calls = "call"
 	}
 	fmt.Fprintf(&w.buf, "-- end of recording: %d %s in %.3fs\n", w.calls, calls, w.last.Seconds())
-	return w.flush()
+	w.barrier = true
+	if err := w.flush(); err != nil || w.file == nil {
+		return err
+	}
+	if _, err := w.file.Seek(w.size, io.SeekStart); err != nil {
+		return w.fail(err)
+	}
+	return nil
 }
 
+// flush writes what the current call made: into a File as a unit that may
+// fold into a loop, else in one Write.
 func (w *Writer) flush() error {
+	if w.file != nil {
+		return w.emit()
+	}
 	_, err := w.w.Write(w.buf.Bytes())
 	w.buf.Reset()
 	if err != nil {
-		w.err = fmt.Errorf("record: %w", err)
+		return w.fail(err)
 	}
+	return nil
+}
+
+// fail keeps err as the Writer's error and returns it.
+func (w *Writer) fail(err error) error {
+	w.err = fmt.Errorf("record: %w", err)
 	return w.err
 }
 
@@ -306,14 +344,29 @@ func (w *Writer) receive(ev Event, s *sock, fd int64, call string) {
 // line writes one statement, with comment, if any, at the end of its last
 // line.
 func (w *Writer) line(code, comment string) {
-	w.buf.WriteString(code)
+	if w.file != nil {
+		w.lines = append(w.lines, codeLine{code, comment})
+	}
+	writeLine(&w.buf, "", code, comment)
+}
+
+// codeLine is a line that line wrote.
+type codeLine struct{ code, comment string }
+
+// writeLine writes code, each of its lines after indent, and comment, if
+// any, at the end of its last line.
+func writeLine(b *bytes.Buffer, indent, code, comment string) {
+	if indent != "" {
+		code = indent + strings.ReplaceAll(code, "\n", "\n"+indent)
+	}
+	b.WriteString(code)
 	if comment != "" {
 		last := code[strings.LastIndexByte(code, '\n')+1:]
-		w.buf.WriteString(strings.Repeat(" ", max(commentColumn-len(last), 2)))
-		w.buf.WriteString("-- ")
-		w.buf.WriteString(commentText(comment))
+		b.WriteString(strings.Repeat(" ", max(commentColumn-len(last), 2)))
+		b.WriteString("-- ")
+		b.WriteString(commentText(comment))
 	}
-	w.buf.WriteByte('\n')
+	b.WriteByte('\n')
 }
 
 // sockArg returns what the writer knows of the descriptor ev acts on.
