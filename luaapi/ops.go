@@ -144,47 +144,47 @@ func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "send", 1)
 	data := checkString(L, "send", 2, "data (a string)")
-	n, err := rt.Table.Send(fd, data)
-	if err == nil {
-		return rt.ret1(count(n)), nil
-	}
+	res, err := rt.sendOnce(fd, data)
 	if err != unix.EAGAIN {
-		return failure(err), nil
+		return res, nil // the fast path: no closure, no allocation
 	}
-	try := func() ([]lua.LValue, error) {
-		n, err := rt.Table.Send(fd, data)
-		if err == nil {
-			return vals(lua.LNumber(n)), nil
-		}
-		if err == unix.EAGAIN {
-			return nil, err
-		}
-		return failure(err), nil
-	}
+	try := func() ([]lua.LValue, error) { return rt.sendOnce(fd, data) }
 	return rt.waitFor("send", fd, "", unix.EPOLLOUT, optTimeout(L, "send", 3), try)
+}
+
+// sendOnce is one attempt of send: its results, or unix.EAGAIN.
+func (rt *Runtime) sendOnce(fd int, data string) ([]lua.LValue, error) {
+	n, err := rt.Table.Send(fd, data)
+	switch err {
+	case nil:
+		return rt.ret1(count(n)), nil
+	case unix.EAGAIN:
+		return nil, err
+	}
+	return failure(err), nil
 }
 
 func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recv", 1)
 	max := optInt(L, "recv", 2, "a size in bytes", 65536)
-	b, err := rt.Table.Recv(fd, max)
-	if err == nil {
-		return rt.ret1(lua.LString(b)), nil
-	}
+	res, err := rt.recvOnce(fd, max)
 	if err != unix.EAGAIN {
-		return failure(err), nil
+		return res, nil
 	}
-	try := func() ([]lua.LValue, error) {
-		b, err := rt.Table.Recv(fd, max)
-		if err == nil {
-			return vals(lua.LString(b)), nil
-		}
-		if err == unix.EAGAIN {
-			return nil, err
-		}
-		return failure(err), nil
-	}
+	try := func() ([]lua.LValue, error) { return rt.recvOnce(fd, max) }
 	return rt.waitFor("recv", fd, "", unix.EPOLLIN, optTimeout(L, "recv", 3), try)
+}
+
+// recvOnce is one attempt of recv: its results, or unix.EAGAIN.
+func (rt *Runtime) recvOnce(fd, max int) ([]lua.LValue, error) {
+	b, err := rt.Table.Recv(fd, max)
+	switch err {
+	case nil:
+		return rt.ret1(lua.LString(b)), nil
+	case unix.EAGAIN:
+		return nil, err
+	}
+	return failure(err), nil
 }
 
 func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
