@@ -66,7 +66,7 @@ var socketOps = []*Spec{
 		Doc: "read a socket option", Returns: "a boolean, or a number (bytes; linger: seconds, -1 off)",
 		recorded: true, checked: true, run: runGetopt},
 	{Name: "settimeout", Params: params(p("fd", KFD), p("seconds", KSeconds)), Results: results(KOK),
-		Doc: "bound every waiting call on FD (off, or 0 with -1: the session default)", Returns: "true",
+		Doc: "bound every waiting call on FD to SECONDS (0: never wait; off or -1: back to the session default)", Returns: "true",
 		recorded: true, checked: true, run: runSettimeout},
 	{Name: "nonblock", Params: params(p("fd", KFD), p("on", KOnOff)), Results: results(KOK),
 		Doc: "on: calls on FD return EAGAIN at once instead of waiting", Returns: "true",
