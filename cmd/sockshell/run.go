@@ -154,7 +154,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		})
 	}
 	if o.script != "" && status == 0 {
-		status = runMain(rt, stderr, o.chunk+"\n", func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
+		src, _ := os.ReadFile(o.script) // for the line of a syntax error at its end
+		status = runMain(rt, stderr, string(src), func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
 	}
 	if !shell {
 		return status
