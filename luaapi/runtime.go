@@ -65,6 +65,10 @@ type Runtime struct {
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	watch       *watcher
 
+	// BeforeWait, if set, is called once, the first time the scheduler is
+	// about to sleep: a script that never waits is spared what it does.
+	BeforeWait func()
+
 	// Hooks for the shell: record and replay are commands of the session.
 	OnRecord func(file string) error // "" stops recording
 	OnReplay func(file string) error

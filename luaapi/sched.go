@@ -249,6 +249,11 @@ func (rt *Runtime) RunUntil(done func() bool, idle bool) {
 			d := time.Until(s.timers[0].at)
 			ms = max(0, int((d+time.Millisecond-1)/time.Millisecond))
 		}
+		if ms != 0 && rt.BeforeWait != nil {
+			f := rt.BeforeWait
+			rt.BeforeWait = nil
+			f()
+		}
 		n, err := unix.EpollWait(s.epfd, s.events, ms)
 		if err != nil && err != unix.EINTR {
 			panic(fmt.Sprintf("epoll_wait: %v", err))

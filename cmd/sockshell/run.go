@@ -102,7 +102,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 			status = 70
 		}
 	}()
-	reserveLowFDs()
 	o, err := parseArgs(args[1:], stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: %v\nrun sockshell -h for the usage\n", err)
@@ -149,13 +148,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	setArgs(rt.L, o)
 
 	if o.chunk != "" {
-		status = runMain(rt, stderr, o.chunk+"\n", func() (*lua.LFunction, error) {
+		status = runMain(rt, stderr, func() string { return o.chunk + "\n" }, func() (*lua.LFunction, error) {
 			return rt.L.Load(strings.NewReader(o.chunk), "(command line)")
 		})
 	}
 	if o.script != "" && status == 0 {
-		src, _ := os.ReadFile(o.script) // for the line of a syntax error at its end
-		status = runMain(rt, stderr, string(src), func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
+		// The source is read again only for a syntax error at its end (to
+		// name its last line): opening a file starts Go's poller, whose
+		// descriptors should not land among the sockets.
+		src := func() string { b, _ := os.ReadFile(o.script); return string(b) }
+		reserveLowFDs() // before LoadFile opens the script, which starts Go's poller
+		status = runMain(rt, stderr, src, func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
 	}
 	if !shell {
 		return status
@@ -164,6 +167,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	if terminal && o.timeout == "" {
 		rt.SetDefaultTimeout(0)
 	}
+	reserveLowFDs()
 	sh := repl.New(rt, repl.Config{In: stdin, Out: stdout, Err: stderr, Terminal: terminal,
 		HistoryFile: historyFile(terminal)})
 	if st := sh.Run(); st != 0 {
@@ -193,10 +197,10 @@ func setArgs(L *lua.LState, o *options) {
 
 // runMain runs a chunk or script as the main task. When it ends, the other
 // tasks are cancelled. A Lua error prints FILE:LINE: message and gives 1.
-func runMain(rt *luaapi.Runtime, stderr io.Writer, src string, load func() (*lua.LFunction, error)) int {
+func runMain(rt *luaapi.Runtime, stderr io.Writer, src func() string, load func() (*lua.LFunction, error)) int {
 	fn, err := load()
 	if err != nil {
-		msg := luaapi.SyntaxErrorText(err, strings.Count(src, "\n"))
+		msg := luaapi.SyntaxErrorText(err, strings.Count(src(), "\n"))
 		if msg == strings.TrimSpace(luaapi.ErrorText(err)) { // not a syntax error: say who speaks
 			msg = "sockshell: " + msg
 		}
@@ -212,24 +216,38 @@ func runMain(rt *luaapi.Runtime, stderr io.Writer, src string, load func() (*lua
 	main := rt.Spawn("main", fn, args...)
 	interrupted := 0
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				rt.Post(func() {
-					interrupted = 128 + int(sig.(syscall.Signal))
-					rt.Cancel(main, false)
-				})
-			case <-stop:
-				return
+	// Signals end the script cleanly (sockets closed, recording finished).
+	// Watching them costs a thread and about a millisecond, so a script
+	// starts watching when it first waits; until then a signal ends the
+	// process at once, which the kernel cleans up after as well — unless
+	// the session is being recorded.
+	watch := func() {
+		reserveLowFDs()
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		go func() {
+			for {
+				select {
+				case sig := <-sigs:
+					rt.Post(func() {
+						interrupted = 128 + int(sig.(syscall.Signal))
+						rt.Cancel(main, false)
+					})
+				case <-stop:
+					return
+				}
 			}
-		}
-	}()
+		}()
+	}
+	if rt.Recording() {
+		watch()
+	} else {
+		rt.BeforeWait = watch
+	}
 	rt.RunUntil(main.Done, true)
+	rt.BeforeWait = nil
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}
