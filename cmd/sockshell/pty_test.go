@@ -35,6 +35,12 @@ type terminal struct {
 
 func startTerminal(t *testing.T, home string) *terminal {
 	t.Helper()
+	if p, tty, err := pty.Open(); err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	} else {
+		p.Close()
+		tty.Close()
+	}
 	cmd := exec.Command("sockshell")
 	cmd.Env = append(os.Environ(), "HOME="+home, "TERM=xterm")
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
