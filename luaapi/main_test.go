@@ -62,17 +62,6 @@ func (s *session) ok(src string) []lua.LValue {
 	return task.Results()
 }
 
-// fails runs src and returns the error it raised, failing the test if it
-// did not raise one.
-func (s *session) fails(src string) string {
-	s.t.Helper()
-	task := s.run("=test", src)
-	if task.Err() == "" {
-		s.t.Fatalf("chunk succeeded with %s; want an error", showAll(task.Results()))
-	}
-	return task.Err()
-}
-
 // runOK makes a session and runs src in it, returning its results.
 func runOK(t *testing.T, src string) []lua.LValue {
 	t.Helper()

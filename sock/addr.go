@@ -140,14 +140,3 @@ func FormatAddr(sa unix.Sockaddr) string {
 	}
 	return ""
 }
-
-// port returns the port of an inet address, or -1.
-func port(sa unix.Sockaddr) int {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return a.Port
-	case *unix.SockaddrInet6:
-		return a.Port
-	}
-	return -1
-}

@@ -512,9 +512,3 @@ func TypeName(ty int) string {
 	}
 	return "stream"
 }
-
-// IsStream reports whether fd is a stream socket of the table.
-func (t *Table) IsStream(fd int) bool {
-	e, err := t.Get("", fd)
-	return err == nil && e.Type == unix.SOCK_STREAM
-}
