@@ -195,3 +195,24 @@ func TestStrictTailCall(t *testing.T) {
 		}
 	}
 }
+
+// TestLazyPrelude: the prelude loads on the first use of a name it defines,
+// whichever way the name is reached — a plain reference, _G[name], or after
+// the script gives the globals a metatable of its own.
+func TestLazyPrelude(t *testing.T) {
+	for _, src := range []string{
+		`return pcall(function() return "ok" end)`,
+		`return _G["xpcall"](function() return "ok" end, print)`,
+		`setmetatable(_G, {__index = function(_, k) error("undefined global " .. k, 2) end})
+		 return pcall(function() return "ok" end)`,
+		`local co = coroutine.wrap(function() return "ok" end) return true, co()`,
+		`strict(true) return fails("EBADF", close, 999) == nil, "ok"`,
+	} {
+		s := newSession(t, Config{})
+		task := s.run("lazy.lua", src)
+		if task.Err() != "" {
+			t.Fatalf("%s: %s", src, task.Err())
+		}
+		wantResults(t, task.Results(), `(true, "ok")`)
+	}
+}

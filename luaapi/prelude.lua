@@ -1,6 +1,9 @@
--- Runs once when a Runtime is made. MARK is what a socket call yields to the
--- scheduler when it has to wait; OPS names the functions strict() checks.
-local MARK, OPS = ...
+-- Runs the first time a script uses one of the names it defines (see
+-- Runtime.lazy). MARK is what a socket call yields to the scheduler when it
+-- has to wait; OPS names the functions strict() checks; RAW holds the
+-- standard functions it wraps, which are not globals until it has run.
+local MARK, OPS, RAW = ...
+local coroutine = RAW.coroutine
 
 local create, resume, yield, status, running =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.running
@@ -66,7 +69,7 @@ local function finish(co, handler, ok, ...)
   return finish(co, handler, resume(co, yield(...)))
 end
 
-local rawpcall, rawxpcall = pcall, xpcall
+local rawpcall, rawxpcall = RAW.pcall, RAW.xpcall
 
 pcall = function(f, ...)
   if type(f) ~= "function" then return rawpcall(f, ...) end
@@ -87,7 +90,7 @@ end
 -- that called it; recordings start with it. fails(code, fn, ...) calls fn
 -- without that check and raises unless it failed with the errno code.
 local raw = {}
-local getinfo = debug and debug.getinfo
+local getinfo = RAW.debug and RAW.debug.getinfo
 
 -- where names the first place outside the prelude that led to the call,
 -- even when it reached the prelude through a tail call.
@@ -144,8 +147,7 @@ end
 
 -- replay(file) runs a recording in this task, so that its waiting calls
 -- yield like any others.
-local loadreplay = __loadreplay
-__loadreplay = nil
+local loadreplay = RAW.loadreplay
 function replay(file)
   local f, msg, code = loadreplay(file)
   if not f then return nil, msg, code end
@@ -154,9 +156,11 @@ function replay(file)
 end
 
 -- dofile in Lua, so that the file's waiting calls can yield.
-local loadfile = loadfile
+local loadfile = RAW.loadfile
 function dofile(file)
   local f, err = loadfile(file)
   if not f then error(err, 2) end
   return f()
 end
+
+rawset(_G, "coroutine", coroutine)

@@ -62,6 +62,9 @@ type Runtime struct {
 	rec         Recorder
 	failedTasks int
 	closed      bool
+	preludeDone bool
+	raw         *lua.LTable // what the prelude wraps, until it has run
+	globalsMeta *lua.LTable
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	watch       *watcher
 
@@ -114,16 +117,16 @@ func New(cfg Config) (*Runtime, error) {
 			L.SetGlobal(s.Name, L.NewFunction(rt.wrap(s)))
 		}
 	}
-	L.SetGlobal("__loadreplay", L.NewFunction(rt.wrap(&Spec{Name: "replay", run: runLoadReplay})))
 	L.SetGlobal("print", L.NewFunction(rt.print))
 	if io := L.GetGlobal("io"); io.Type() == lua.LTTable {
 		L.SetField(io, "write", L.NewFunction(rt.write))
 	}
-	if err := rt.loadPrelude(); err != nil {
-		rt.Close()
-		return nil, err
-	}
+	rt.lazyPrelude()
 	if cfg.Sandbox {
+		if err := rt.loadPrelude(L); err != nil {
+			rt.Close()
+			return nil, err
+		}
 		if err := rt.sandbox(); err != nil {
 			rt.Close()
 			return nil, err
@@ -176,21 +179,81 @@ func (rt *Runtime) SetDefaultTimeout(d time.Duration) { rt.Table.DefaultTimeout 
 //go:embed prelude.lua
 var prelude string
 
-func (rt *Runtime) loadPrelude() error {
-	fn, err := rt.L.Load(strings.NewReader(compact(prelude)), "=prelude")
+// lazyNames are the globals the prelude defines or wraps.
+var lazyNames = map[string]bool{"coroutine": true, "pcall": true, "xpcall": true, "dofile": true,
+	"strict": true, "fails": true, "replay": true}
+
+// lazyPrelude puts off compiling the prelude (about a millisecond, most of
+// a trivial script's start-up) until a chunk first uses a name it defines:
+// those names leave the globals, and a metatable on the globals loads the
+// prelude when one is looked up.
+func (rt *Runtime) lazyPrelude() {
+	L := rt.L
+	g := L.G.Global
+	rt.raw = L.NewTable()
+	for _, name := range []string{"coroutine", "pcall", "xpcall", "debug", "loadfile"} {
+		rt.raw.RawSetString(name, g.RawGetString(name))
+	}
+	rt.raw.RawSetString("loadreplay", L.NewFunction(rt.wrap(&Spec{Name: "replay", run: runLoadReplay})))
+	for name := range lazyNames {
+		g.RawSetString(name, lua.LNil)
+	}
+	meta := L.NewTable()
+	meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		if name, ok := L.Get(2).(lua.LString); ok && lazyNames[string(name)] && !rt.preludeDone {
+			if err := rt.loadPrelude(L); err != nil {
+				L.RaiseError("prelude: %s", luaErrorText(err))
+			}
+			L.Push(L.G.Global.RawGet(name))
+			return 1
+		}
+		return 0
+	}))
+	L.SetMetatable(g, meta)
+	rt.globalsMeta = meta
+	// A script that gives the globals a metatable of its own (strict.lua
+	// style) must not lose the names: load the prelude first.
+	setmetatable := g.RawGetString("setmetatable")
+	g.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
+		if L.Get(1) == L.G.Global {
+			if err := rt.loadPrelude(L); err != nil {
+				L.RaiseError("prelude: %s", luaErrorText(err))
+			}
+		}
+		top := L.GetTop()
+		L.Push(setmetatable)
+		for i := 1; i <= top; i++ {
+			L.Push(L.Get(i))
+		}
+		L.Call(top, lua.MultRet)
+		return L.GetTop() - top
+	}))
+}
+
+// loadPrelude runs the prelude once, on L (the thread that needs it).
+func (rt *Runtime) loadPrelude(L *lua.LState) error {
+	if rt.preludeDone {
+		return nil
+	}
+	rt.preludeDone = true
+	if L.GetMetatable(L.G.Global) == rt.globalsMeta {
+		L.SetMetatable(L.G.Global, lua.LNil)
+	}
+	fn, err := L.Load(strings.NewReader(compact(prelude)), "=prelude")
 	if err != nil {
 		return err
 	}
-	checked := rt.L.NewTable()
+	checked := L.NewTable()
 	for _, s := range Specs {
 		if s.checked {
 			checked.Append(lua.LString(s.Name))
 		}
 	}
-	rt.L.Push(fn)
-	rt.L.Push(rt.marker)
-	rt.L.Push(checked)
-	return rt.L.PCall(2, 0, nil)
+	L.Push(fn)
+	L.Push(rt.marker)
+	L.Push(checked)
+	L.Push(rt.raw)
+	return L.PCall(3, 0, nil)
 }
 
 // compact drops the comment lines and indentation of Lua source, which
