@@ -511,19 +511,17 @@ func (rt *Runtime) okOr(err error) []lua.LValue {
 	return rt.ret1(lua.LTrue)
 }
 
-// smallCounts holds the Lua values of small byte counts, boxed once: a
-// send's result then costs no allocation.
-var smallCounts = func() (c [1025]lua.LValue) {
-	for i := range c {
-		c[i] = lua.LNumber(i)
-	}
-	return c
-}()
+// smallCounts holds the Lua values of small byte counts, each boxed the
+// first time it is needed: a send's result then costs no allocation.
+var smallCounts [1025]lua.LValue
 
 // count is the Lua value of a byte count.
 func count(n int) lua.LValue {
-	if n >= 0 && n < len(smallCounts) {
-		return smallCounts[n]
+	if n < 0 || n >= len(smallCounts) {
+		return lua.LNumber(n)
 	}
-	return lua.LNumber(n)
+	if smallCounts[n] == nil {
+		smallCounts[n] = lua.LNumber(n)
+	}
+	return smallCounts[n]
 }
