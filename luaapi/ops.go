@@ -180,6 +180,9 @@ func (rt *Runtime) recvOnce(fd, max int) ([]lua.LValue, error) {
 	b, err := rt.Table.Recv(fd, max)
 	switch err {
 	case nil:
+		if len(b) == 1 { // reading a byte at a time is common: no allocation
+			return rt.ret1(oneByte(b[0])), nil
+		}
 		return rt.ret1(lua.LString(b)), nil
 	case unix.EAGAIN:
 		return nil, err
@@ -509,6 +512,16 @@ func (rt *Runtime) okOr(err error) []lua.LValue {
 		return failure(err)
 	}
 	return rt.ret1(lua.LTrue)
+}
+
+// byteStrings holds the one-byte Lua strings, each boxed on first use.
+var byteStrings [256]lua.LValue
+
+func oneByte(c byte) lua.LValue {
+	if byteStrings[c] == nil {
+		byteStrings[c] = lua.LString([]byte{c})
+	}
+	return byteStrings[c]
 }
 
 // smallCounts holds the Lua values of small byte counts, each boxed the
