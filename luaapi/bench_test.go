@@ -37,7 +37,7 @@ func BenchmarkPingPong(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	t := rt.Spawn("bench", fn, lnum(b.N))
-	rt.RunUntil(t.Done, true)
+	rt.RunUntil(t.Done)
 	if t.Err() != "" {
 		b.Fatal(t.Err())
 	}
@@ -68,7 +68,7 @@ func BenchmarkSendRecvFastPath(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	t := rt.Spawn("bench", fn, lnum(b.N))
-	rt.RunUntil(t.Done, true)
+	rt.RunUntil(t.Done)
 	if t.Err() != "" {
 		b.Fatal(t.Err())
 	}
@@ -81,7 +81,7 @@ func runChunk(b *testing.B, rt *Runtime, src string) {
 		b.Fatal(err)
 	}
 	t := rt.Spawn("setup", fn)
-	rt.RunUntil(t.Done, true)
+	rt.RunUntil(t.Done)
 	if t.Err() != "" {
 		b.Fatal(t.Err())
 	}

@@ -37,11 +37,8 @@ var framingOps = []*Spec{
 func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func() ([]byte, error), post func([]byte) []byte) ([]lua.LValue, *waitReq) {
 	try := func() ([]lua.LValue, error) {
 		b, err := unit()
-		if err == unix.EAGAIN {
-			return nil, err
-		}
 		if err != nil {
-			return failure(renamed(err, op)), nil
+			return failed(renamed(err, op))
 		}
 		if post != nil {
 			b = post(b)
@@ -136,11 +133,8 @@ func (rt *Runtime) sendAll(op string, fd int, data string, timeout time.Duration
 	try := func() ([]lua.LValue, error) {
 		for off < len(data) {
 			n, err := rt.Table.Send(fd, data[off:])
-			if err == unix.EAGAIN {
-				return nil, err
-			}
 			if err != nil {
-				return failure(renamed(err, op)), nil
+				return failed(renamed(err, op))
 			}
 			off += n
 		}

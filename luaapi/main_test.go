@@ -47,7 +47,7 @@ func (s *session) run(name, src string) *Task {
 		s.t.Fatalf("load %s: %v", name, err)
 	}
 	task := s.rt.Spawn("main", fn)
-	s.rt.RunUntil(task.Done, true)
+	s.rt.RunUntil(task.Done)
 	return task
 }
 

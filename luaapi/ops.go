@@ -112,11 +112,8 @@ func runAccept(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	timeout := optTimeout(L, "accept", 2)
 	try := func() ([]lua.LValue, error) {
 		nfd, sa, err := rt.Table.Accept(fd)
-		if err == unix.EAGAIN {
-			return nil, err
-		}
 		if err != nil {
-			return failure(err), nil
+			return failed(err)
 		}
 		return vals(lua.LNumber(nfd), lua.LString(sock.FormatAddr(sa))), nil
 	}
@@ -155,13 +152,10 @@ func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 // sendOnce is one attempt of send: its results, or unix.EAGAIN.
 func (rt *Runtime) sendOnce(fd int, data string) ([]lua.LValue, error) {
 	n, err := rt.Table.Send(fd, data)
-	switch err {
-	case nil:
-		return rt.ret1(count(n)), nil
-	case unix.EAGAIN:
-		return nil, err
+	if err != nil {
+		return failed(err)
 	}
-	return failure(err), nil
+	return rt.ret1(count(n)), nil
 }
 
 func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -178,16 +172,13 @@ func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 // recvOnce is one attempt of recv: its results, or unix.EAGAIN.
 func (rt *Runtime) recvOnce(fd, max int) ([]lua.LValue, error) {
 	b, err := rt.Table.Recv(fd, max)
-	switch err {
-	case nil:
-		if len(b) == 1 { // reading a byte at a time is common: no allocation
-			return rt.ret1(oneByte(b[0])), nil
-		}
-		return rt.ret1(lua.LString(b)), nil
-	case unix.EAGAIN:
-		return nil, err
+	switch {
+	case err != nil:
+		return failed(err)
+	case len(b) == 1: // reading a byte at a time is common: no allocation
+		return rt.ret1(oneByte(b[0])), nil
 	}
-	return failure(err), nil
+	return rt.ret1(lua.LString(b)), nil
 }
 
 func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -196,11 +187,8 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	addr := checkString(L, "sendto", 3, "an address")
 	try := func() ([]lua.LValue, error) {
 		n, err := rt.Table.SendTo(fd, data, addr)
-		if err == unix.EAGAIN {
-			return nil, err
-		}
 		if err != nil {
-			return failure(err), nil
+			return failed(err)
 		}
 		return vals(lua.LNumber(n)), nil
 	}
@@ -213,11 +201,8 @@ func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	timeout := optTimeout(L, "recvfrom", 3)
 	try := func() ([]lua.LValue, error) {
 		b, from, err := rt.Table.RecvFrom(fd, max)
-		if err == unix.EAGAIN {
-			return nil, err
-		}
 		if err != nil {
-			return failure(err), nil
+			return failed(err)
 		}
 		return vals(lua.LString(b), lua.LString(sock.FormatAddr(from))), nil
 	}
@@ -446,6 +431,15 @@ func (rt *Runtime) readyFDs(fds []int, events int16) []int {
 		}
 	}
 	return ready
+}
+
+// failed gives the outcome of an attempt that did not succeed: unix.EAGAIN
+// passes through (wait and try again); any other error is the call's failure.
+func failed(err error) ([]lua.LValue, error) {
+	if err == unix.EAGAIN {
+		return nil, err
+	}
+	return failure(err), nil
 }
 
 // attempt makes a call once and, if it would block, waits for it.

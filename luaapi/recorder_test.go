@@ -191,9 +191,9 @@ func TestRecorderInterruptedAndStrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	task := s.rt.Spawn("main", fn)
-	s.rt.RunUntil(func() bool { return strings.HasPrefix(task.State(), "waiting: recv") }, true)
+	s.rt.RunUntil(func() bool { return strings.HasPrefix(task.State(), "waiting: recv") })
 	s.rt.Cancel(task, true)
-	s.rt.RunUntil(task.Done, true)
+	s.rt.RunUntil(task.Done)
 	if !strings.Contains(task.Err(), "recv: expected success, got recv") {
 		t.Errorf("error %q", task.Err())
 	}

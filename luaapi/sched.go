@@ -226,10 +226,10 @@ func (rt *Runtime) Task(id int) (*Task, bool) {
 	return t, ok
 }
 
-// RunUntil runs the scheduler until done returns true, or until nothing can
-// happen any more (no ready task, nothing waited on, nothing posted) when
-// idle is false.
-func (rt *Runtime) RunUntil(done func() bool, idle bool) {
+// RunUntil runs the scheduler until done returns true. It sleeps in
+// epoll_wait when nothing is ready: something else — a timer, a descriptor,
+// a Post from another goroutine — must make done true in the end.
+func (rt *Runtime) RunUntil(done func() bool) {
 	s := &rt.s
 	for {
 		for len(s.ready) > 0 {
@@ -239,9 +239,6 @@ func (rt *Runtime) RunUntil(done func() bool, idle bool) {
 			rt.step(t)
 		}
 		if done() {
-			return
-		}
-		if !idle && len(s.timers) == 0 && rt.waitingCount() == 0 {
 			return
 		}
 		ms := -1
@@ -268,16 +265,6 @@ func (rt *Runtime) RunUntil(done func() bool, idle bool) {
 		}
 		rt.fireTimers()
 	}
-}
-
-func (rt *Runtime) waitingCount() int {
-	n := 0
-	for _, t := range rt.s.tasks {
-		if t.status == "waiting" {
-			n++
-		}
-	}
-	return n
 }
 
 func (rt *Runtime) runPosted() {

@@ -218,12 +218,12 @@ return x, code, msg, after, recv(a)
 		t.Fatal(err)
 	}
 	task := s.rt.Spawn("main", fn)
-	s.rt.RunUntil(func() bool { return strings.HasPrefix(task.State(), "waiting: recv") }, true)
+	s.rt.RunUntil(func() bool { return strings.HasPrefix(task.State(), "waiting: recv") })
 	if task.Done() {
 		t.Fatalf("task ended early: %s", task.Err())
 	}
 	s.rt.Cancel(task, true)
-	s.rt.RunUntil(task.Done, true)
+	s.rt.RunUntil(task.Done)
 	if task.Err() != "" {
 		t.Fatal(task.Err())
 	}
@@ -249,7 +249,7 @@ func TestCancelFromAnotherGoroutine(t *testing.T) {
 	})
 	defer timer.Stop()
 	start := time.Now()
-	s.rt.RunUntil(task.Done, true)
+	s.rt.RunUntil(task.Done)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("cancel took %v", d)
 	}
@@ -602,7 +602,7 @@ w1, w2, w3 = wait(tk)
 				t.Errorf("the scheduler panicked when the task ended: %v", r)
 			}
 		}()
-		s.rt.RunUntil(tasks[0].Done, true)
+		s.rt.RunUntil(tasks[0].Done)
 	}()
 }
 

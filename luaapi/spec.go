@@ -2,7 +2,6 @@ package luaapi
 
 import (
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -154,51 +153,6 @@ func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
 		L.Push(v)
 	}
 	return len(res)
-}
-
-// expectedResults returns how many results the caller of the running Go
-// function asked for, or -1 for all of them. gopher-lua does not adjust the
-// values a yielded Go function is resumed with to that number (missing ones
-// would be Go nils, which crash the VM), so the scheduler does it. The
-// number is in the Go function's call frame, which gopher-lua does not
-// export: it is read by reflection from the Debug record of level 0.
-func expectedResults(L *lua.LState) int {
-	dbg, ok := L.GetStack(0)
-	if !ok {
-		return -1
-	}
-	f := reflect.ValueOf(dbg).Elem().FieldByName("frame")
-	if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() {
-		return -1
-	}
-	frame := reflect.NewAt(f.Type().Elem(), f.UnsafePointer()).Elem()
-	nret := frame.FieldByName("NRet")
-	if !nret.IsValid() || nret.Kind() != reflect.Int {
-		return -1
-	}
-	return int(nret.Int())
-}
-
-// canYield reports whether the running Go function may yield: not when a
-// Go function below it on the stack called Lua (table.sort's comparator, a
-// metamethod, a loader), because gopher-lua cannot resume through a Go
-// frame. Such a call waits where it is instead, holding up the other tasks
-// but never the process.
-func canYield(L *lua.LState) bool {
-	for level := 1; ; level++ {
-		dbg, ok := L.GetStack(level)
-		if !ok {
-			return true
-		}
-		f := reflect.ValueOf(dbg).Elem().FieldByName("frame")
-		if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() {
-			return true
-		}
-		frame := reflect.NewAt(f.Type().Elem(), f.UnsafePointer()).Elem()
-		if fn, ok := frame.FieldByName("Fn").Interface().(*lua.LFunction); ok && fn != nil && fn.IsG {
-			return false
-		}
-	}
 }
 
 // snapshot copies the arguments of the running call for the recorder.

@@ -340,7 +340,7 @@ func TestHugeRecvDoesNotCrash(t *testing.T) {
 		}
 		fn, _ := rt.L.LoadString(pair + `send(c, "hello") local x, msg, code = recv(a, 2^40) return tostring(x) .. " " .. tostring(code)`)
 		task := rt.Spawn("main", fn)
-		rt.RunUntil(task.Done, true)
+		rt.RunUntil(task.Done)
 		fmt.Printf("RESULT %s%s\n", task.Err(), showAll(task.Results()))
 		rt.Close()
 		os.Exit(0)

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
 
 	"sockshell/luaapi"
 	"sockshell/sock"
@@ -31,7 +32,7 @@ type Command struct {
 
 // usageError is an EINVAL in the shell's error format.
 func usageError(s *luaapi.Spec, format string, args ...any) error {
-	return &sock.Error{Op: s.Name, FD: -1, Err: errEINVAL, Detail: fmt.Sprintf(format, args...) + "; usage: " + s.Usage()}
+	return &sock.Error{Op: s.Name, FD: -1, Err: unix.EINVAL, Detail: fmt.Sprintf(format, args...) + "; usage: " + s.Usage()}
 }
 
 // ParseCommand turns the words of a command line into a call of the

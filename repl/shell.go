@@ -18,13 +18,10 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
-	"golang.org/x/sys/unix"
 
 	"sockshell/luaapi"
 	"sockshell/sock"
 )
-
-var errEINVAL = unix.EINVAL
 
 // location is the FILE:LINE: a Lua error starts with.
 var location = regexp.MustCompile(`^[^ :]+:\d+: `)
@@ -124,7 +121,7 @@ func (sh *Shell) Run() int {
 
 	lines := make(chan struct{})
 	go sh.read(lines)
-	sh.rt.RunUntil(func() bool { return sh.quit }, true)
+	sh.rt.RunUntil(func() bool { return sh.quit })
 	close(sh.next)
 	<-lines
 	if sh.status != 0 {
