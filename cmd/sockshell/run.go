@@ -246,7 +246,7 @@ func runMain(rt *luaapi.Runtime, stderr io.Writer, src func() string, load func(
 	} else {
 		rt.BeforeWait = watch
 	}
-	rt.RunUntil(main.Done, true)
+	rt.RunUntil(main.Done)
 	rt.BeforeWait = nil
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
