@@ -46,7 +46,7 @@ var helperOps = []*Spec{
 func runExpect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	got, want := L.Get(1), L.Get(2)
 	if L.GetTop() < 2 {
-		L.RaiseError("expect: EINVAL: expected two values to compare: expect(got, want [, msg])")
+		raise(L, "expect: EINVAL: expected two values to compare: expect(got, want [, msg])")
 	}
 	if m, ok := want.(*lua.LTable); ok {
 		if pat, ok := m.RawGetString("match").(lua.LString); ok {
@@ -72,7 +72,7 @@ func expectFail(L *lua.LState, want string, got lua.LValue) {
 	if s, ok := L.Get(3).(lua.LString); ok {
 		msg = string(s) + ": "
 	}
-	L.RaiseError("%sexpected %s, got %s", msg, want, Show(got))
+	raise(L, "%sexpected %s, got %s", msg, want, Show(got))
 }
 
 func deepEqual(a, b lua.LValue, depth int) bool {

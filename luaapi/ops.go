@@ -37,10 +37,10 @@ var socketOps = []*Spec{
 		recorded: true, checked: true, run: runConnect},
 	{Name: "send", Params: params(p("fd", KFD), p("data", KData), opt("timeout", KSeconds)), Results: results(KInt),
 		Doc: "send DATA, waiting while the send buffer is full", Returns: "the number of bytes the kernel took",
-		recorded: true, checked: true, run: runSend},
+		recorded: true, checked: true, run: runSend, fast: (*Runtime).fastSend},
 	{Name: "recv", Params: params(p("fd", KFD), opt("max", KInt), opt("timeout", KSeconds)), Results: results(KData),
 		Doc: "receive at most MAX bytes (default 65536), waiting for some", Returns: `the bytes; "" at end of stream`,
-		recorded: true, checked: true, run: runRecv},
+		recorded: true, checked: true, run: runRecv, fast: (*Runtime).fastRecv},
 	{Name: "sendto", Params: params(p("fd", KFD), p("data", KData), p("addr", KAddr)), Results: results(KInt),
 		Doc: "send DATA to ADDR (a datagram)", Returns: "the number of bytes sent",
 		recorded: true, checked: true, run: runSendTo},
@@ -135,7 +135,11 @@ func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		}
 		return rt.okOr(err), nil
 	}
-	return rt.waitFor("connect", fd, addr, unix.EPOLLOUT, timeout, try)
+	res, w := rt.waitFor("connect", fd, addr, unix.EPOLLOUT, timeout, try)
+	if w != nil {
+		w.once = true
+	}
+	return res, w
 }
 
 func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -160,7 +164,7 @@ func (rt *Runtime) sendOnce(fd int, data string) ([]lua.LValue, error) {
 
 func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recv", 1)
-	max := optInt(L, "recv", 2, "a size in bytes", 65536)
+	max := optInt(L, "recv", 2, "a size in bytes", defaultRecv)
 	res, err := rt.recvOnce(fd, max)
 	if err != unix.EAGAIN {
 		return res, nil
@@ -179,6 +183,72 @@ func (rt *Runtime) recvOnce(fd, max int) ([]lua.LValue, error) {
 		return rt.ret1(oneByte(b[0])), nil
 	}
 	return rt.ret1(lua.LString(b)), nil
+}
+
+// defaultRecv is what recv asks for when no size is given.
+const defaultRecv = 65536
+
+// fastSend and fastRecv are the Lua functions send and recv. The common
+// call (a descriptor and the data or a size, no recording) makes its one
+// syscall right here; anything else, including a call that has to wait,
+// goes to the generic function slow. Keeping the calls between the Lua
+// interpreter and the syscall few matters: on return from the kernel's
+// TCP stack the CPU's return predictor is full of kernel frames, and each
+// return on the way back up to the interpreter mispredicts.
+func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		fd, ok := intArg(L.Get(1))
+		data, isStr := L.Get(2).(lua.LString)
+		if !ok || !isStr || L.GetTop() != 2 || rt.rec != nil {
+			return slow(L)
+		}
+		n, errno, ok := rt.Table.TrySend(fd, string(data))
+		switch {
+		case !ok || errno == unix.EAGAIN || errno == unix.EINTR:
+			return slow(L) // nothing happened: it tries again, and waits
+		case errno != 0:
+			return push(L, failure(&sock.Error{Op: "send", FD: fd, Err: errno}))
+		}
+		L.Push(count(n))
+		return 1
+	}
+}
+
+func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		fd, ok := intArg(L.Get(1))
+		max := defaultRecv
+		switch L.GetTop() {
+		case 1:
+		case 2:
+			var isInt bool
+			max, isInt = intArg(L.Get(2))
+			ok = ok && isInt
+		default:
+			ok = false
+		}
+		if !ok || rt.rec != nil {
+			return slow(L)
+		}
+		b, errno, ok := rt.Table.TryRecv(fd, max)
+		switch {
+		case !ok || errno == unix.EAGAIN || errno == unix.EINTR:
+			return slow(L)
+		case errno != 0:
+			return push(L, failure(&sock.Error{Op: "recv", FD: fd, Err: errno}))
+		case len(b) == 1:
+			L.Push(oneByte(b[0]))
+		default:
+			L.Push(lua.LString(b))
+		}
+		return 1
+	}
+}
+
+// intArg is v as an int, if it is a whole number.
+func intArg(v lua.LValue) (int, bool) {
+	x, ok := v.(lua.LNumber)
+	return int(x), ok && float64(x) == float64(int(x))
 }
 
 func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -363,7 +433,7 @@ func runPoll(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	for i := 1; i <= tbl.Len(); i++ {
 		x, ok := tbl.RawGetInt(i).(lua.LNumber)
 		if !ok {
-			L.RaiseError("poll: EINVAL: bad argument #1: expected a list of descriptors, item %d is %s", i, describe(tbl.RawGetInt(i)))
+			raise(L, "poll: EINVAL: bad argument #1: expected a list of descriptors, item %d is %s", i, describe(tbl.RawGetInt(i)))
 		}
 		if _, err := rt.Table.Get("poll", int(x)); err != nil {
 			return failure(err), nil

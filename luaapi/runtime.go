@@ -113,9 +113,14 @@ func New(cfg Config) (*Runtime, error) {
 		return 0
 	}))
 	for _, s := range Specs {
-		if s.run != nil { // the others are defined by the prelude
-			L.SetGlobal(s.Name, L.NewFunction(rt.wrap(s)))
+		if s.run == nil {
+			continue // defined by the prelude
 		}
+		fn := rt.wrap(s)
+		if s.fast != nil {
+			fn = s.fast(rt, fn)
+		}
+		L.SetGlobal(s.Name, L.NewFunction(fn))
 	}
 	L.SetGlobal("print", L.NewFunction(rt.print))
 	if io := L.GetGlobal("io"); io.Type() == lua.LTTable {

@@ -13,7 +13,7 @@ func (rt *Runtime) sandbox() error {
 	L := rt.L
 	refuse := func(name string) *lua.LFunction {
 		return L.NewFunction(func(L *lua.LState) int {
-			L.RaiseError("%s is refused in --sandbox", name)
+			raise(L, "%s is refused in --sandbox", name)
 			return 0
 		})
 	}
@@ -35,7 +35,7 @@ func (rt *Runtime) sandbox() error {
 		io.RawSetString("open", L.NewFunction(func(L *lua.LState) int {
 			mode := L.OptString(2, "r")
 			if strings.ContainsAny(mode, "wa+") {
-				L.RaiseError("io.open for writing (%q) is refused in --sandbox", mode)
+				raise(L, "io.open for writing (%q) is refused in --sandbox", mode)
 			}
 			top := L.GetTop()
 			L.Push(open)

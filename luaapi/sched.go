@@ -101,6 +101,12 @@ type waitReq struct {
 	observe func([]lua.LValue)
 	seq     int
 	nret    int // results the caller wants; -1: all
+	// once marks a wait that does not come back on its descriptor (a
+	// connect): when it ends with no other task waiting there, the
+	// descriptor leaves epoll. A registered socket costs every packet it
+	// receives a wake-up call in the kernel, which a client that never
+	// waits again (a fast request/response) would otherwise pay for.
+	once bool
 }
 
 func (w *waitReq) what() string {
@@ -391,6 +397,10 @@ func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 			}
 			if len(ws) == 0 {
 				delete(s.waiting, fd)
+				if w.once && s.registered[fd] {
+					unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+					delete(s.registered, fd)
+				}
 			} else {
 				s.waiting[fd] = ws
 			}

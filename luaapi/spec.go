@@ -59,6 +59,9 @@ type Spec struct {
 	// Returns says in words what a call gives back, for help and the README.
 	Returns string
 	run     func(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq)
+	// fast, if set, makes the Lua function from the generic one: a faster
+	// path for the common call, falling back on it for the rest.
+	fast func(rt *Runtime, slow lua.LGFunction) lua.LGFunction
 	// recorded operations are reported to the recorder.
 	recorded bool
 	// checked operations raise under strict(true) when they fail.
@@ -113,10 +116,7 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			if rt.rec != nil && s.recorded {
 				rt.emit(s, rt.s.cur, rt.snapshot(L, s), res)
 			}
-			for _, v := range res {
-				L.Push(v)
-			}
-			return len(res)
+			return push(L, res)
 		}
 		if rt.rec != nil && s.recorded {
 			args, cur := rt.snapshot(L, s), rt.s.cur
@@ -132,7 +132,7 @@ func (rt *Runtime) recoverOp(L *lua.LState, s *Spec) {
 		if _, ok := r.(*lua.ApiError); ok {
 			panic(r) // a Lua error raised on purpose
 		}
-		L.RaiseError("%s: internal error: %v", s.Name, r)
+		raise(L, "%s: internal error: %v", s.Name, r)
 	}
 }
 
@@ -149,6 +149,11 @@ func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
 	if w.observe != nil {
 		w.observe(res)
 	}
+	return push(L, res)
+}
+
+// push pushes a Go function's results and returns their number.
+func push(L *lua.LState, res []lua.LValue) int {
 	for _, v := range res {
 		L.Push(v)
 	}
@@ -236,8 +241,26 @@ func recordValue(k Kind, v lua.LValue) record.Value {
 // Argument checks. A wrong type of argument is a programming error in the
 // script: it raises, naming the operation and what was expected.
 
+// raise raises a Lua error located at the Lua code that made the call,
+// past any frames of the prelude: a function handed to pcall is called
+// from the prelude, whose lines mean nothing to the user.
+func raise(L *lua.LState, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	for level := 0; ; level++ {
+		w := L.Where(level)
+		if w == "" {
+			break
+		}
+		if !strings.HasPrefix(w, "[G]") && !strings.HasPrefix(w, "=prelude:") {
+			msg = w + " " + msg
+			break
+		}
+	}
+	L.Error(lua.LString(msg), 0)
+}
+
 func argError(L *lua.LState, op string, n int, want string) {
-	L.RaiseError("%s: EINVAL: bad argument #%d: expected %s, got %s", op, n, want, describe(L.Get(n)))
+	raise(L, "%s: EINVAL: bad argument #%d: expected %s, got %s", op, n, want, describe(L.Get(n)))
 }
 
 func describe(v lua.LValue) string {
