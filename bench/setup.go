@@ -26,8 +26,12 @@ type suite struct {
 	size     sizes
 	work     string // temporary directory: sources, binaries, recordings
 
-	sockshell string // the binary; "" when it could not be built
+	sockshell string // the binary as installed (static); "" when it could not be built
 	noShell   string // why there is no sockshell binary
+	// sockshellCgo is the binary as a plain go build makes it where a C
+	// compiler is found (cgo on, dynamically linked), for start-up; "" when
+	// the suite was given a binary or the build failed.
+	sockshellCgo string
 	noTasks   string // why tasks (spawn/wait/sleep) cannot be used; "" if they can
 	noRecord  string // why --record cannot be used; "" if it can
 
@@ -300,16 +304,37 @@ func (s *suite) buildSockshell(bin string) {
 		s.fail("%s", s.noShell)
 		return
 	}
+	// The binary as the README installs it: CGO_ENABLED=0, a static binary
+	// that does not load libc (which costs about a millisecond at start-up).
 	out := filepath.Join(s.work, "sockshell")
-	s.logf("building sockshell: go build -o %s ./cmd/sockshell", out)
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/sockshell")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		s.noShell = "go build ./cmd/sockshell failed: " + lastLine(string(b))
+	s.logf("building sockshell: CGO_ENABLED=0 go build -o %s ./cmd/sockshell, and a cgo build", out)
+	if err := goBuild(root, out, "CGO_ENABLED=0"); err != nil {
+		s.noShell = err.Error()
 		s.fail("%s", s.noShell)
 		return
 	}
 	s.sockshell = out
+	cgo := filepath.Join(s.work, "sockshell-cgo")
+	if err := goBuild(root, cgo, ""); err != nil {
+		s.fail("%s", err)
+		return
+	}
+	s.sockshellCgo = cgo
+}
+
+// goBuild builds ./cmd/sockshell of the module in root as out, with env
+// (one VAR=value, or "") added to the environment.
+func goBuild(root, out, env string) error {
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/sockshell")
+	cmd.Dir = root
+	cmd.Env = os.Environ()
+	if env != "" {
+		cmd.Env = append(cmd.Env, env)
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s go build ./cmd/sockshell failed: %s", env, lastLine(string(b)))
+	}
+	return nil
 }
 
 // moduleRoot finds the directory of the sockshell module's go.mod, from the

@@ -11,9 +11,14 @@ func (s *suite) startup() *section {
 		},
 		header: []string{"contender", "median", "fastest", "vs lua5.1"},
 	}
-	shell := s.progContender("sockshell -e 'x=1'", s.whyNoShell(), s.sockshell, "-e", "x=1")
+	shell := s.progContender("sockshell (static) -e 'x=1'", s.whyNoShell(), s.sockshell, "-e", "x=1")
 	lua := s.progContender("lua5.1 -e 'x=1'", s.whyNot("lua5.1"), s.tools["lua5.1"], "-e", "x=1")
 	cs := []*contender{shell, lua}
+	if s.sockshellCgo != "" {
+		cs = append(cs, s.progContender("sockshell (cgo) -e 'x=1'", "", s.sockshellCgo, "-e", "x=1"))
+		sec.notes = append(sec.notes,
+			"static: the binary the README installs (CGO_ENABLED=0); cgo: what a plain go build makes where a C compiler is found (libc loaded at start-up), for comparison")
+	}
 	s.logf("start-up: %d executions each", execs)
 	s.alternate("start-up", execs, cs)
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -306,14 +307,18 @@ func Reference() string {
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-var syntaxError = regexp.MustCompile(`^(.*?) line:(\d+)\(column:(\d+)\) (.*)$`)
+// syntaxError is compiled on first use: at start-up it would cost every
+// run of a script that has none.
+var syntaxError = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(.*?) line:(\d+)\(column:(\d+)\) (.*)$`)
+})
 
 // SyntaxErrorText turns gopher-lua's compile errors ("f.lua line:3(column:5)
 // near 'x':   syntax error") into the FILE:LINE: form of every other error.
 // An error at the end of the source is put on its last line, lines.
 func SyntaxErrorText(err error, lines int) string {
 	msg := strings.TrimSpace(luaErrorText(err))
-	if m := syntaxError.FindStringSubmatch(msg); m != nil {
+	if m := syntaxError().FindStringSubmatch(msg); m != nil {
 		return m[1] + ":" + m[2] + ": " + strings.Join(strings.Fields(m[4]), " ")
 	}
 	if file, rest, ok := strings.Cut(msg, " at EOF:"); ok {

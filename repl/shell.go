@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,7 +25,8 @@ import (
 )
 
 // location is the FILE:LINE: a Lua error starts with.
-var location = regexp.MustCompile(`^[^ :]+:\d+: `)
+// It is compiled on first use, keeping it out of every run's start-up.
+var location = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^ :]+:\d+: `) })
 
 // Config says where the shell reads and writes.
 type Config struct {
@@ -236,7 +238,7 @@ func (sh *Shell) runCommand(name, line string) {
 			sh.start(line, args, func(t *luaapi.Task) {
 				if t.Err() != "" {
 					// The error is the command's, not a place in Lua.
-					sh.fail(location.ReplaceAllString(t.Err(), ""))
+					sh.fail(location().ReplaceAllString(t.Err(), ""))
 					return
 				}
 				res := t.Results()
