@@ -8,8 +8,26 @@
 //go:debug containermaxprocs=0
 package main
 
-import "os"
+import (
+	"os"
+	"runtime"
+)
 
 func main() {
+	singleProc()
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// singleProc runs Go code on one processor unless GOMAXPROCS says
+// otherwise. sockshell's work is one goroutine that owns the Lua state and
+// makes non-blocking syscalls; the others (the line reader, the signal
+// watcher) mostly sleep. With more processors, each time the runtime
+// preempts the busy goroutine (every 10 ms) or it waits in epoll, idle
+// threads wake to look for work and may take it to another CPU: on a
+// two-core machine that costs a call-heavy script a few per cent, and a
+// script that waits on every call (an echo client) over ten.
+func singleProc() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }
