@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"reflect"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -11,47 +12,66 @@ import (
 // LState.GetStack returns (its unexported field frame), pinned to
 // gopher-lua v1.1.2 and tested by the scheduler's tests.
 
-// callFrame returns the call frame of stack level n, or false.
-func callFrame(L *lua.LState, n int) (reflect.Value, bool) {
-	dbg, ok := L.GetStack(n)
-	if !ok {
-		return reflect.Value{}, false
+// frameFields holds the indices of the call frame's fields read here, found
+// once: looking a field up by name allocates.
+var frameFields = sync.OnceValue(func() (f struct{ frame, fn, parent, nret int }) {
+	frame, ok := reflect.TypeOf(lua.Debug{}).FieldByName("frame")
+	if !ok || frame.Type.Kind() != reflect.Pointer {
+		return f
 	}
-	f := reflect.ValueOf(dbg).Elem().FieldByName("frame")
-	if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() {
-		return reflect.Value{}, false
-	}
-	return reflect.NewAt(f.Type().Elem(), f.UnsafePointer()).Elem(), true
-}
-
-// expectedResults returns how many results the caller of the running Go
-// function asked for, or -1 for all of them. gopher-lua does not adjust the
-// values a yielded Go function is resumed with to that number (missing ones
-// would be Go nils, which crash the VM), so the scheduler does it.
-func expectedResults(L *lua.LState) int {
-	frame, ok := callFrame(L, 0)
-	if !ok {
-		return -1
-	}
-	if nret := frame.FieldByName("NRet"); nret.IsValid() && nret.Kind() == reflect.Int {
-		return int(nret.Int())
-	}
-	return -1
-}
-
-// canYield reports whether the running Go function may yield: not when a
-// Go function below it on the stack called Lua (table.sort's comparator, a
-// metamethod, a loader), because gopher-lua cannot resume through a Go
-// frame. Such a call waits where it is instead, holding up the other tasks
-// but never the process.
-func canYield(L *lua.LState) bool {
-	for level := 1; ; level++ {
-		frame, ok := callFrame(L, level)
-		if !ok {
-			return true
+	f.frame = frame.Index[0]
+	t := frame.Type.Elem()
+	for name, dst := range map[string]*int{"Fn": &f.fn, "Parent": &f.parent, "NRet": &f.nret} {
+		if sf, ok := t.FieldByName(name); ok {
+			*dst = sf.Index[0]
 		}
-		if fn, ok := frame.FieldByName("Fn").Interface().(*lua.LFunction); ok && fn != nil && fn.IsG {
-			return false
+	}
+	return f
+})
+
+// frameAt returns the call frame behind the pointer v (a *callFrame), or
+// false for nil.
+func frameAt(v reflect.Value) (reflect.Value, bool) {
+	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
+		return reflect.Value{}, false
+	}
+	return reflect.NewAt(v.Type().Elem(), v.UnsafePointer()).Elem(), true
+}
+
+// yieldInfo reports how many results the caller of the running Go function
+// asked for (-1 for all of them) and whether that function may yield.
+//
+// gopher-lua does not adjust the values a yielded Go function is resumed
+// with to the number asked for (missing ones would be Go nils, which crash
+// the VM), so the scheduler does it. And a Go function may not yield when a
+// Go function below it on the stack called Lua (table.sort's comparator, a
+// metamethod, a loader): gopher-lua cannot resume through a Go frame. Such
+// a call waits where it is instead, holding up the other tasks but never
+// the process.
+func yieldInfo(L *lua.LState) (nret int, canYield bool) {
+	dbg, ok := L.GetStack(0)
+	if !ok {
+		return -1, true
+	}
+	ff := frameFields()
+	if ff.fn == ff.parent { // fields not found: a gopher-lua this code does not know
+		return -1, true
+	}
+	frame, ok := frameAt(reflect.ValueOf(dbg).Elem().Field(ff.frame))
+	if !ok {
+		return -1, true
+	}
+	nret = -1
+	if v := frame.Field(ff.nret); v.Kind() == reflect.Int {
+		nret = int(v.Int())
+	}
+	for {
+		frame, ok = frameAt(frame.Field(ff.parent))
+		if !ok {
+			return nret, true
+		}
+		if fn, ok := frame.Field(ff.fn).Interface().(*lua.LFunction); ok && fn != nil && fn.IsG {
+			return nret, false
 		}
 	}
 }

@@ -527,8 +527,11 @@ func (rt *Runtime) waitFor(op string, fd int, addr string, events uint32, timeou
 	if e, err := rt.Table.Get(op, fd); err == nil && e.Nonblock {
 		return failure(&sock.Error{Op: op, FD: fd, Addr: addr, Err: unix.EAGAIN, Detail: "would block (descriptor is non-blocking)"}), nil
 	}
-	return nil, &waitReq{kind: waitIO, fds: []int{fd}, events: events, deadline: rt.Table.Deadline(fd, timeout),
+	w := &waitReq{kind: waitIO, events: events, deadline: rt.Table.Deadline(fd, timeout),
 		op: op, fd: fd, addr: addr, retry: try}
+	w.fd1[0] = fd
+	w.fds = w.fd1[:]
+	return nil, w
 }
 
 // waitHere waits for w on this goroutine: for calls made outside any task.

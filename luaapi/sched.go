@@ -1,7 +1,6 @@
 package luaapi
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +30,9 @@ type Task struct {
 	abort  context.CancelFunc // nil unless the runtime is Interruptible
 	fn     *lua.LFunction
 	resume []lua.LValue // values for the next resume
-	wait   *waitReq
+	// resumeBuf holds them when they are few, saving an allocation a wait.
+	resumeBuf [4]lua.LValue
+	wait      *waitReq
 	// tail is set when the task's function ended in a tail call of a
 	// waiting operation (`return recv(fd)`): gopher-lua then unwinds the
 	// coroutine at the yield, so the operation's results, when they come,
@@ -100,7 +101,8 @@ type waitReq struct {
 	// observe sees the results before the task does (recording, strict).
 	observe func([]lua.LValue)
 	seq     int
-	nret    int // results the caller wants; -1: all
+	nret    int    // results the caller wants; -1: all
+	fd1     [1]int // fds of a wait on one descriptor, saving an allocation
 	// once marks a wait that does not come back on its descriptor (a
 	// connect): when it ends with no other task waiting there, the
 	// descriptor leaves epoll. A registered socket costs every packet it
@@ -130,17 +132,46 @@ type timer struct {
 	seq  int
 }
 
+// timerHeap is a min-heap of timers by time. It is written out rather than
+// used through container/heap, which boxes every timer it pushes.
 type timerHeap []timer
 
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h *timerHeap) push(t timer) {
+	*h = append(*h, t)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !q[i].at.Before(q[parent].at) {
+			break
+		}
+		q[i], q[parent] = q[parent], q[i]
+		i = parent
+	}
+}
+
+func (h *timerHeap) pop() timer {
+	q := *h
+	top := q[0]
+	last := len(q) - 1
+	q[0] = q[last]
+	q[last] = timer{}
+	q = q[:last]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < len(q) && q[l].at.Before(q[small].at) {
+			small = l
+		}
+		if r < len(q) && q[r].at.Before(q[small].at) {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		q[i], q[small] = q[small], q[i]
+		i = small
+	}
+	*h = q
+	return top
 }
 
 type scheduler struct {
@@ -149,6 +180,8 @@ type scheduler struct {
 	waiting      map[int][]*Task // fd -> tasks waiting on it
 	timers       timerHeap
 	ready        []*Task
+	spare        []*Task       // the other buffer of the ready queue
+	scratch      []*Task       // fdReady's copy of the tasks waiting on a descriptor
 	tasks        map[int]*Task // live tasks by ID
 	nextID       int
 	seq          int
@@ -239,10 +272,15 @@ func (rt *Runtime) RunUntil(done func() bool) {
 	s := &rt.s
 	for {
 		for len(s.ready) > 0 {
-			t := s.ready[0]
-			s.ready[0] = nil
-			s.ready = s.ready[1:]
-			rt.step(t)
+			// Tasks made ready meanwhile go to the other buffer, for the
+			// next round; the two are reused, so a wait allocates nothing.
+			batch := s.ready
+			s.ready = s.spare[:0]
+			for i, t := range batch {
+				batch[i] = nil
+				rt.step(t) // a task cancelled since it was queued is skipped
+			}
+			s.spare = batch[:0]
 		}
 		if done() {
 			return
@@ -302,6 +340,7 @@ func (rt *Runtime) step(t *Task) {
 	s.cur = t
 	st, err, vals := rt.L.Resume(t.th, t.fn, args...)
 	s.cur = nil
+	clear(t.resumeBuf[:]) // holding on to a received string would keep it alive
 	switch {
 	case err != nil:
 		msg := luaErrorText(err)
@@ -376,7 +415,7 @@ func (rt *Runtime) startWait(t *Task) {
 		s.waiting[fd] = append(s.waiting[fd], t)
 	}
 	if !w.deadline.IsZero() {
-		heap.Push(&s.timers, timer{at: w.deadline, task: t, seq: w.seq})
+		s.timers.push(timer{at: w.deadline, task: t, seq: w.seq})
 	}
 	if w.kind == waitTask && w.target.Done() {
 		rt.wake(t, taskResults(w.target))
@@ -391,18 +430,18 @@ func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 			ws := s.waiting[fd]
 			for i, x := range ws {
 				if x == t {
-					ws = append(ws[:i], ws[i+1:]...)
+					copy(ws[i:], ws[i+1:])
+					ws[len(ws)-1] = nil
+					ws = ws[:len(ws)-1]
 					break
 				}
 			}
-			if len(ws) == 0 {
-				delete(s.waiting, fd)
-				if w.once && s.registered[fd] {
-					unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, fd, nil)
-					delete(s.registered, fd)
-				}
-			} else {
-				s.waiting[fd] = ws
+			// An emptied list stays, for the descriptor's next wait,
+			// until the descriptor is closed.
+			s.waiting[fd] = ws
+			if len(ws) == 0 && w.once && s.registered[fd] {
+				unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+				delete(s.registered, fd)
 			}
 		}
 		if w.observe != nil && vals != nil {
@@ -410,7 +449,7 @@ func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 		}
 		w.seq = -1
 	}
-	t.resume = adjust(vals, t.wait)
+	t.resume = adjust(t.resumeBuf[:0], vals, t.wait)
 	t.status = "ready"
 	s.ready = append(s.ready, t)
 }
@@ -427,27 +466,31 @@ func (rt *Runtime) guard(w *waitReq, f func() ([]lua.LValue, error)) (res []lua.
 	return f()
 }
 
-// adjust copies the results a waiting call is resumed with, padded with
-// nils or cut to the number its caller asked for.
-func adjust(vals []lua.LValue, w *waitReq) []lua.LValue {
+// adjust appends to dst the results a waiting call is resumed with, padded
+// with nils or cut to the number its caller asked for.
+func adjust(dst, vals []lua.LValue, w *waitReq) []lua.LValue {
 	n := len(vals)
 	if w != nil && w.nret >= 0 {
 		n = w.nret
 	}
-	out := make([]lua.LValue, n)
-	for i := range out {
+	for i := range n {
 		if i < len(vals) {
-			out[i] = vals[i]
+			dst = append(dst, vals[i])
 		} else {
-			out[i] = lua.LNil
+			dst = append(dst, lua.LNil)
 		}
 	}
-	return out
+	return dst
 }
 
 // fdReady retries the calls waiting on fd.
 func (rt *Runtime) fdReady(fd int) {
-	ws := append([]*Task(nil), rt.s.waiting[fd]...)
+	s := &rt.s
+	ws := append(s.scratch[:0], s.waiting[fd]...) // waking a task changes the list
+	defer func() {
+		clear(ws)
+		s.scratch = ws[:0]
+	}()
 	for _, t := range ws {
 		w := t.wait
 		if t.status != "waiting" || w == nil {
@@ -472,7 +515,7 @@ func (rt *Runtime) fireTimers() {
 	s := &rt.s
 	now := time.Now()
 	for len(s.timers) > 0 && !s.timers[0].at.After(now) {
-		tm := heap.Pop(&s.timers).(timer)
+		tm := s.timers.pop()
 		t := tm.task
 		if t.status != "waiting" || t.wait == nil || t.wait.seq != tm.seq {
 			continue
@@ -489,6 +532,7 @@ func (rt *Runtime) fdClosed(fd int) {
 	for _, t := range append([]*Task(nil), rt.s.waiting[fd]...) {
 		rt.wake(t, t.wait.fail(unix.EBADF, "descriptor closed while waiting"))
 	}
+	delete(rt.s.waiting, fd)
 }
 
 // Cancel stops a task: a waiting call returns EINTR to it when interrupt

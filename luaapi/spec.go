@@ -140,10 +140,12 @@ func (rt *Runtime) recoverOp(L *lua.LState, s *Spec) {
 // scheduler, which retries the call when it can go on; outside any task it
 // waits right here.
 func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
-	if t := rt.s.cur; t != nil && canYield(L) {
-		w.nret = expectedResults(L)
-		t.wait = w
-		return L.Yield(rt.marker)
+	if t := rt.s.cur; t != nil {
+		if nret, ok := yieldInfo(L); ok {
+			w.nret = nret
+			t.wait = w
+			return L.Yield(rt.marker)
+		}
 	}
 	res := rt.waitHere(w)
 	if w.observe != nil {
