@@ -32,8 +32,8 @@ type suite struct {
 	// compiler is found (cgo on, dynamically linked), for start-up; "" when
 	// the suite was given a binary or the build failed.
 	sockshellCgo string
-	noTasks   string // why tasks (spawn/wait/sleep) cannot be used; "" if they can
-	noRecord  string // why --record cannot be used; "" if it can
+	noTasks      string // why tasks (spawn/wait/sleep) cannot be used; "" if they can
+	noRecord     string // why --record cannot be used; "" if it can
 
 	tools    map[string]string // peer name ("gcc", "lua5.1", ...) -> path
 	missing  map[string]string // peer name -> why it is not there
