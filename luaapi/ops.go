@@ -147,8 +147,13 @@ func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	data := checkString(L, "send", 2, "data (a string)")
 	res, err := rt.sendOnce(fd, data)
 	if err != unix.EAGAIN {
-		return res, nil // the fast path: no closure, no allocation
+		return res, nil
 	}
+	return rt.sendWait(L, fd, data)
+}
+
+// sendWait is send after an attempt found the send buffer full.
+func (rt *Runtime) sendWait(L *lua.LState, fd int, data string) ([]lua.LValue, *waitReq) {
 	try := func() ([]lua.LValue, error) { return rt.sendOnce(fd, data) }
 	return rt.waitFor("send", fd, "", unix.EPOLLOUT, optTimeout(L, "send", 3), try)
 }
@@ -169,6 +174,11 @@ func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if err != unix.EAGAIN {
 		return res, nil
 	}
+	return rt.recvWait(L, fd, max)
+}
+
+// recvWait is recv after an attempt found nothing to read.
+func (rt *Runtime) recvWait(L *lua.LState, fd, max int) ([]lua.LValue, *waitReq) {
 	try := func() ([]lua.LValue, error) { return rt.recvOnce(fd, max) }
 	return rt.waitFor("recv", fd, "", unix.EPOLLIN, optTimeout(L, "recv", 3), try)
 }
@@ -190,8 +200,9 @@ const defaultRecv = 65536
 
 // fastSend and fastRecv are the Lua functions send and recv. The common
 // call (a descriptor and the data or a size, no recording) makes its one
-// syscall right here; anything else, including a call that has to wait,
-// goes to the generic function slow. Keeping the calls between the Lua
+// syscall right here, and if it would block goes on to wait without trying
+// again; anything else goes to the generic function slow. Keeping the calls
+// between the Lua
 // interpreter and the syscall few matters: on return from the kernel's
 // TCP stack the CPU's return predictor is full of kernel frames, and each
 // return on the way back up to the interpreter mispredicts.
@@ -204,8 +215,10 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 		}
 		n, errno, ok := rt.Table.TrySend(fd, string(data))
 		switch {
-		case !ok || errno == unix.EAGAIN || errno == unix.EINTR:
-			return slow(L) // nothing happened: it tries again, and waits
+		case !ok:
+			return slow(L) // not a socket: nothing was tried
+		case errno == unix.EAGAIN || errno == unix.EINTR:
+			return rt.finishSlow(L, "send", func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data)) })
 		case errno != 0:
 			return push(L, failure(&sock.Error{Op: "send", FD: fd, Err: errno}))
 		}
@@ -232,8 +245,10 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		}
 		b, errno, ok := rt.Table.TryRecv(fd, max)
 		switch {
-		case !ok || errno == unix.EAGAIN || errno == unix.EINTR:
-			return slow(L)
+		case !ok:
+			return slow(L) // not a socket, a bad size or bytes buffered: nothing was tried
+		case errno == unix.EAGAIN || errno == unix.EINTR:
+			return rt.finishSlow(L, "recv", func() ([]lua.LValue, *waitReq) { return rt.recvWait(L, fd, max) })
 		case errno != 0:
 			return push(L, failure(&sock.Error{Op: "recv", FD: fd, Err: errno}))
 		case len(b) == 1:
@@ -243,6 +258,17 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		}
 		return 1
 	}
+}
+
+// finishSlow ends a fast-path call the way the generic function would:
+// with run's results, or by waiting. It runs under the same recover.
+func (rt *Runtime) finishSlow(L *lua.LState, op string, run func() ([]lua.LValue, *waitReq)) int {
+	defer rt.recoverOp(L, op)
+	res, w := run()
+	if w == nil {
+		return push(L, res)
+	}
+	return rt.block(L, w)
 }
 
 // intArg is v as an int, if it is a whole number.

@@ -305,7 +305,7 @@ func (rt *Runtime) RunUntil(done func() bool) {
 				rt.runPosted()
 				continue
 			}
-			rt.fdReady(int(ev.Fd))
+			rt.fdReady(int(ev.Fd), ev.Events)
 		}
 		rt.fireTimers()
 	}
@@ -483,8 +483,10 @@ func adjust(dst, vals []lua.LValue, w *waitReq) []lua.LValue {
 	return dst
 }
 
-// fdReady retries the calls waiting on fd.
-func (rt *Runtime) fdReady(fd int) {
+// fdReady retries the calls waiting on fd that events concern: a recv is
+// not retried because the send buffer has room again, nor a send because
+// data came in. An error or hang-up concerns every call.
+func (rt *Runtime) fdReady(fd int, events uint32) {
 	s := &rt.s
 	ws := append(s.scratch[:0], s.waiting[fd]...) // waking a task changes the list
 	defer func() {
@@ -498,6 +500,9 @@ func (rt *Runtime) fdReady(fd int) {
 		}
 		switch w.kind {
 		case waitIO:
+			if events&(w.events|unix.EPOLLERR|unix.EPOLLHUP|unix.EPOLLRDHUP) == 0 {
+				continue
+			}
 			vals, err := rt.guard(w, w.retry)
 			if err == unix.EAGAIN {
 				continue

@@ -110,7 +110,7 @@ func vals(vs ...lua.LValue) []lua.LValue { return vs }
 // wait (yielding to the scheduler inside a task) and retry.
 func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 	return func(L *lua.LState) int {
-		defer rt.recoverOp(L, s)
+		defer rt.recoverOp(L, s.Name)
 		res, w := s.run(rt, L)
 		if w == nil {
 			if rt.rec != nil && s.recorded {
@@ -127,12 +127,12 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 }
 
 // recoverOp turns a panic inside an operation into a Lua error naming it.
-func (rt *Runtime) recoverOp(L *lua.LState, s *Spec) {
+func (rt *Runtime) recoverOp(L *lua.LState, op string) {
 	if r := recover(); r != nil {
 		if _, ok := r.(*lua.ApiError); ok {
 			panic(r) // a Lua error raised on purpose
 		}
-		raise(L, "%s: internal error: %v", s.Name, r)
+		raise(L, "%s: internal error: %v", op, r)
 	}
 }
 
