@@ -275,7 +275,7 @@ func (rt *Runtime) RunUntil(done func() bool) {
 			// Tasks made ready meanwhile go to the other buffer, for the
 			// next round; the two are reused, so a wait allocates nothing.
 			batch := s.ready
-			s.ready = s.spare[:0]
+			s.ready, s.spare = s.spare[:0], nil
 			for i, t := range batch {
 				batch[i] = nil
 				rt.step(t) // a task cancelled since it was queued is skipped

@@ -9,12 +9,12 @@ import (
 
 // The hot path is one raw, non-blocking syscall per send or recv, with no
 // allocation; raw is safe because MSG_DONTWAIT keeps it from blocking.
-// TrySend and TryRecv make theirs directly with syscall.RawSyscall6, which
-// inlines (unix.RawSyscall6 is an assembly jump to it), so that between
-// their caller and the kernel there is a single call. That matters more
-// than it looks: a syscall that runs the TCP stack leaves the CPU's return
-// predictor full of kernel frames, and every return on the way back up
-// mispredicts.
+// TrySend and TryRecv make theirs in their own body, through
+// syscall.RawSyscall6 rather than unix.RawSyscall6 (an assembly jump to it,
+// behind an ABI wrapper), so that few calls stand between their caller and
+// the kernel. That matters more than it looks: a syscall that runs the TCP
+// stack leaves the CPU's return predictor full of kernel frames, and every
+// return on the way back up mispredicts.
 
 const (
 	sendFlags = unix.MSG_NOSIGNAL | unix.MSG_DONTWAIT
