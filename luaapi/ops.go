@@ -195,7 +195,7 @@ func (rt *Runtime) recvOnce(fd, max int) ([]lua.LValue, error) {
 	return rt.ret1(lua.LString(b)), nil
 }
 
-// defaultRecv is what recv asks for when no size is given.
+// defaultRecv is what recv and recvfrom ask for when no size is given.
 const defaultRecv = 65536
 
 // fastSend and fastRecv are the Lua functions send and recv. The common
@@ -293,7 +293,7 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvfrom", 1)
-	max := optInt(L, "recvfrom", 2, "a size in bytes", 65536)
+	max := optInt(L, "recvfrom", 2, "a size in bytes", defaultRecv)
 	timeout := optTimeout(L, "recvfrom", 3)
 	try := func() ([]lua.LValue, error) {
 		b, from, err := rt.Table.RecvFrom(fd, max)
