@@ -200,12 +200,12 @@ const defaultRecv = 65536
 
 // fastSend and fastRecv are the Lua functions send and recv. The common
 // call (a descriptor and the data or a size, no recording) makes its one
-// syscall right here, and if it would block goes on to wait without trying
-// again; anything else goes to the generic function slow. Keeping the calls
-// between the Lua
-// interpreter and the syscall few matters: on return from the kernel's
-// TCP stack the CPU's return predictor is full of kernel frames, and each
-// return on the way back up to the interpreter mispredicts.
+// syscall right here, through the inlined Entry.SendNow or RecvNow, and if
+// it would block goes on to wait without trying again; anything else goes
+// to the generic function slow. Keeping the calls between the Lua
+// interpreter and the syscall few matters (see sock/syscall.go): on return
+// from the kernel's TCP stack the CPU's return predictor is full of kernel
+// frames, and each return on the way back up to the interpreter mispredicts.
 func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
 		fd, ok := intArg(L.Get(1))
@@ -213,10 +213,12 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 		if !ok || !isStr || L.GetTop() != 2 || rt.rec != nil {
 			return slow(L)
 		}
-		n, errno, ok := rt.Table.TrySend(fd, string(data))
-		switch {
-		case !ok:
+		e := rt.Table.SendEntry(fd)
+		if e == nil {
 			return slow(L) // not a socket: nothing was tried
+		}
+		n, errno := e.SendNow(string(data))
+		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
 			return rt.finishSlow(L, "send", func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data)) })
 		case errno != 0:
@@ -243,10 +245,12 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		if !ok || rt.rec != nil {
 			return slow(L)
 		}
-		b, errno, ok := rt.Table.TryRecv(fd, max)
-		switch {
-		case !ok:
+		e, buf := rt.Table.RecvEntry(fd, max)
+		if e == nil {
 			return slow(L) // not a socket, a bad size or bytes buffered: nothing was tried
+		}
+		b, errno := e.RecvNow(buf)
+		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
 			return rt.finishSlow(L, "recv", func() ([]lua.LValue, *waitReq) { return rt.recvWait(L, fd, max) })
 		case errno != 0:

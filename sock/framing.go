@@ -144,18 +144,16 @@ func (t *Table) recvUnit(op string, fd int, unit func([]byte) (int, int, error))
 			}
 			return b, nil
 		}
-		buf := t.buffer(fillSize)
-		n, errno := recvfrom(fd, buf)
+		b, errno := e.RecvNow(t.buffer(fillSize))
 		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
 			return nil, unix.EAGAIN
 		case errno != 0:
 			return nil, &Error{Op: op, FD: fd, Err: errno}
-		case n == 0:
+		case len(b) == 0:
 			return nil, &Error{Op: op, FD: fd, Err: ErrEOF,
 				Detail: fmt.Sprintf("stream ended before the unit was complete (%d bytes kept for the next receive)", len(e.pending))}
 		}
-		e.Received += int64(n)
-		e.pending = append(e.pending, buf[:n]...)
+		e.pending = append(e.pending, b...)
 	}
 }

@@ -12,7 +12,6 @@ package sock
 
 import (
 	"net/netip"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -288,30 +287,18 @@ func (t *Table) FinishConnect(fd int, addr string) error {
 // kernel took, or unix.EAGAIN (unwrapped) when its buffer is full.
 // MSG_NOSIGNAL is always set: a peer that has gone gives EPIPE.
 func (t *Table) Send(fd int, data string) (int, error) {
-	n, errno, ok := t.TrySend(fd, data)
-	switch {
-	case !ok:
+	e := t.SendEntry(fd)
+	if e == nil {
 		return 0, t.badFD("send", fd)
+	}
+	n, errno := e.SendNow(data)
+	switch {
 	case errno == unix.EAGAIN || errno == unix.EINTR:
 		return 0, unix.EAGAIN
 	case errno != 0:
 		return 0, &Error{Op: "send", FD: fd, Err: errno}
 	}
 	return n, nil
-}
-
-// TrySend is Send for the hot path: one attempt and its errno, no error
-// value built. ok is false, and nothing was tried, when fd is not a socket
-// of the table.
-func (t *Table) TrySend(fd int, data string) (n int, errno unix.Errno, ok bool) {
-	if uint(fd) >= uint(len(t.entries)) || t.entries[fd] == nil {
-		return 0, 0, false
-	}
-	r, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), ptr(data), uintptr(len(data)), sendFlags, 0, 0)
-	if errno == 0 {
-		t.entries[fd].Sent += int64(r)
-	}
-	return int(r), errno, true
 }
 
 // SendTo sends a datagram (or, on a stream, data) to addr.
@@ -355,8 +342,8 @@ func (t *Table) buffer(max int) []byte {
 // unix.EAGAIN (unwrapped) when nothing is there. The returned slice is only
 // valid until the next call on the table.
 func (t *Table) Recv(fd, max int) ([]byte, error) {
-	b, errno, ok := t.TryRecv(fd, max)
-	if ok {
+	if e, buf := t.RecvEntry(fd, max); e != nil {
+		b, errno := e.RecvNow(buf)
 		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
 			return nil, unix.EAGAIN
@@ -373,27 +360,6 @@ func (t *Table) Recv(fd, max int) ([]byte, error) {
 		return nil, Invalid("recv", fd, "bad size %d: expected a positive number of bytes", max)
 	}
 	return e.takePending(max), nil
-}
-
-// TryRecv is Recv for the hot path: one attempt and its errno, no error
-// value built. ok is false, and nothing was tried, when fd is not a socket
-// of the table, max is not positive or bytes are buffered (Recv deals
-// with those).
-func (t *Table) TryRecv(fd, max int) (b []byte, errno unix.Errno, ok bool) {
-	if uint(fd) >= uint(len(t.entries)) || max <= 0 {
-		return nil, 0, false
-	}
-	e := t.entries[fd]
-	if e == nil || len(e.pending) > 0 {
-		return nil, 0, false
-	}
-	buf := t.buffer(max)
-	r, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), bufPtr(buf), uintptr(len(buf)), recvFlags, 0, 0)
-	if errno != 0 {
-		return nil, errno, true
-	}
-	e.Received += int64(r)
-	return buf[:r], 0, true
 }
 
 // RecvFrom reads one datagram of at most max bytes and returns its sender.
