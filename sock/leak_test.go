@@ -87,17 +87,7 @@ func TestNoLeaks(t *testing.T) {
 	if tab.Len() != 0 || len(tab.FDs()) != 0 {
 		t.Errorf("after CloseAll the table holds %v", tab.FDs())
 	}
-	after := openFDs(t)
-	for fd, what := range after {
-		if before[fd] != what {
-			t.Errorf("descriptor %d (%s) left open", fd, what)
-		}
-	}
-	for fd, what := range before {
-		if _, ok := after[fd]; !ok {
-			t.Errorf("descriptor %d (%s) was closed by the table", fd, what)
-		}
-	}
+	sameFDs(t, before)
 
 	// The table works after CloseAll, and closes again cleanly.
 	fd, err := tab.Socket("inet", "dgram")

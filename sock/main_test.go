@@ -69,19 +69,24 @@ func noLeaks(t testing.TB) {
 	t.Helper()
 	openFDs(t) // let the runtime open what it keeps (its poller) first
 	before := openFDs(t)
-	t.Cleanup(func() {
-		after := openFDs(t)
-		for fd, what := range after {
-			if before[fd] != what {
-				t.Errorf("descriptor %d (%s) left open", fd, what)
-			}
+	t.Cleanup(func() { sameFDs(t, before) })
+}
+
+// sameFDs fails the test unless the open descriptors are those of before:
+// none left open since, none closed that was open then.
+func sameFDs(t testing.TB, before map[int]string) {
+	t.Helper()
+	after := openFDs(t)
+	for fd, what := range after {
+		if before[fd] != what {
+			t.Errorf("descriptor %d (%s) left open", fd, what)
 		}
-		for fd, what := range before {
-			if _, ok := after[fd]; !ok {
-				t.Errorf("descriptor %d (%s) closed, but the test did not open it", fd, what)
-			}
+	}
+	for fd, what := range before {
+		if _, ok := after[fd]; !ok {
+			t.Errorf("descriptor %d (%s) closed, but the test did not open it", fd, what)
 		}
-	})
+	}
 }
 
 func socket(t testing.TB, tab *sock.Table, domain, typ string) int {

@@ -1,22 +1,25 @@
-package sock
+package sock_test
 
 import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"sockshell/sock"
 )
 
-// TestRawSyscalls holds rawSend and rawRecv (assembly on amd64) to sendGo
-// and recvGo, the Go versions, on a real socket pair: data, a partial read,
-// an empty send, EAGAIN, end of stream, EPIPE without SIGPIPE, EBADF.
+// TestRawSyscalls holds the raw send and recv (assembly on amd64) to their
+// Go versions on a real socket pair: data, a partial read, an empty send,
+// EAGAIN, end of stream, EPIPE without SIGPIPE, EBADF.
 func TestRawSyscalls(t *testing.T) {
 	type impl struct {
 		name string
 		send func(int, string) (int, unix.Errno)
 		recv func(int, []byte) (int, unix.Errno)
 	}
-	for _, im := range []impl{{"raw", rawSend, rawRecv}, {"go", sendGo, recvGo}} {
+	for _, im := range []impl{{"raw", sock.RawSend, sock.RawRecv}, {"go", sock.SendGo, sock.RecvGo}} {
 		t.Run(im.name, func(t *testing.T) {
+			noSIGPIPE(t)
 			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -76,7 +79,7 @@ func TestRawSendFull(t *testing.T) {
 	chunk := string(make([]byte, 64<<10))
 	total := 0
 	for range 1000 {
-		n, errno := rawSend(fds[0], chunk)
+		n, errno := sock.RawSend(fds[0], chunk)
 		if errno == unix.EAGAIN {
 			break
 		}
@@ -88,7 +91,7 @@ func TestRawSendFull(t *testing.T) {
 	if total == 0 || total >= 1000*len(chunk) {
 		t.Fatalf("sent %d bytes before EAGAIN", total)
 	}
-	for _, send := range []func(int, string) (int, unix.Errno){rawSend, sendGo} {
+	for _, send := range []func(int, string) (int, unix.Errno){sock.RawSend, sock.SendGo} {
 		if n, errno := send(fds[0], chunk); n != 0 || errno != unix.EAGAIN {
 			t.Errorf("send into a full buffer = %d, %v; want 0, EAGAIN", n, errno)
 		}

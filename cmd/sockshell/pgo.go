@@ -6,8 +6,9 @@ package main
 // go run use it for profile-guided optimisation: the interpreter loop then
 // has gopher-lua's call of a Go function and its call-frame stack's methods
 // inlined, and send and recv read their arguments without a call, which
-// made a 1-byte ping-pong 1-2% faster (go run ./bench -only pingpong). A stale profile is still safe to use;
-// regenerate it with go generate ./cmd/sockshell after the hot paths change.
+// made a 1-byte ping-pong 1-2% faster (go run ./bench -only pingpong).
+// A stale profile is still safe to use; regenerate it with
+// go generate ./cmd/sockshell after the hot paths change.
 
 //go:generate go test -run ^$ -bench . -benchtime 2s -cpuprofile default.pgo -o luaapi.test ../../luaapi
 //go:generate rm luaapi.test
