@@ -129,15 +129,15 @@ func TestRecorderTaskOfWaitedCall(t *testing.T) {
 	s.rt.SetRecorder(rec)
 	s.ok(pair + `
 local t = spawn(function()
-  send(a, "fast")            -- task 2, fast path
-  return recv(a, 10, 2)      -- task 2, waits
+  send(a, "fast")            -- task 1, fast path
+  return recv(a, 10, 2)      -- task 1, waits
 end)
 sleep(0.02)
-send(c, "x")                 -- task 1
+send(c, "x")                 -- the main task, 0
 wait(t)
 `)
 	got := normalize(rec.list)
-	want := []string{`task2 send(F3, "fast") -> 4`, `task1 send(F2, "x") -> 1`, `task2 recv(F3, 10, 2) -> "x"`}
+	want := []string{`task1 send(F3, "fast") -> 4`, `task0 send(F2, "x") -> 1`, `task1 recv(F3, 10, 2) -> "x"`}
 	if g := strings.Join(got[len(got)-3:], "\n"); g != strings.Join(want, "\n") {
 		t.Errorf("events:\n%s\nwant:\n%s", g, strings.Join(want, "\n"))
 	}

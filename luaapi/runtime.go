@@ -9,7 +9,6 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -67,6 +66,7 @@ type Runtime struct {
 	globalsMeta *lua.LTable
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	watch       *watcher
+	caller      *lua.LFunction // see callWrapper
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep: a script that never waits is spared what it does.
@@ -107,7 +107,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.taskMeta = L.NewTable()
 	rt.taskMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		if t, ok := L.CheckUserData(1).Value.(*Task); ok {
-			L.Push(lua.LString(fmt.Sprintf("task %d", t.ID)))
+			L.Push(lua.LString(t.String()))
 			return 1
 		}
 		return 0

@@ -2,9 +2,11 @@ package luaapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -21,10 +23,12 @@ import (
 // LState; other goroutines reach it only through Post.
 
 // Task is one coroutine of the session. The main chunk of a script, and each
-// line typed at the shell, is a task too.
+// line typed at the shell, is a task too: an internal one, with an ID of 0
+// or less, not listed by tasks(). Spawned tasks are numbered 1, 2, 3 in the
+// order they were spawned.
 type Task struct {
 	ID   int
-	Name string // what started it: "main", a shell line, "spawn"
+	Name string // what started it: "main", a shell line, the spawned function's name
 
 	th     *lua.LState
 	abort  context.CancelFunc // nil unless the runtime is Interruptible
@@ -37,8 +41,10 @@ type Task struct {
 	// waiting operation (`return recv(fd)`): gopher-lua then unwinds the
 	// coroutine at the yield, so the operation's results, when they come,
 	// are the task's results.
-	tail   bool
-	status string // ready, running, waiting, done, failed, cancelled
+	tail    bool
+	status  taskStatus
+	aborted atomic.Bool // Abort was called: the Lua error it causes is "interrupted"
+	order   int         // when it was made, among all tasks
 
 	results []lua.LValue // when done
 	err     string       // when failed or cancelled
@@ -49,13 +55,33 @@ type Task struct {
 	OnDone func(*Task)
 }
 
-// Done reports whether the task has finished, one way or another.
-func (t *Task) Done() bool {
-	return t.status == "done" || t.status == "failed" || t.status == "cancelled"
-}
+// taskStatus is where a task is in its life.
+type taskStatus int
 
-// String names the task: "task 3".
-func (t *Task) String() string { return fmt.Sprintf("task %d", t.ID) }
+const (
+	taskReady taskStatus = iota
+	taskRunning
+	taskWaiting
+	taskDone
+	taskFailed
+	taskCancelled
+)
+
+var statusNames = [...]string{"ready", "running", "waiting", "done", "failed", "cancelled"}
+
+func (s taskStatus) String() string { return statusNames[s] }
+
+// Done reports whether the task has finished, one way or another.
+func (t *Task) Done() bool { return t.status >= taskDone }
+
+// String names the task: "task 3", or for an internal task its name
+// ("main").
+func (t *Task) String() string {
+	if t.ID <= 0 {
+		return t.Name
+	}
+	return fmt.Sprintf("task %d", t.ID)
+}
 
 // Err returns the task's error message, or "" if it did not fail.
 func (t *Task) Err() string { return t.err }
@@ -65,13 +91,13 @@ func (t *Task) Results() []lua.LValue { return t.results }
 
 // State describes the task for the `tasks` listing.
 func (t *Task) State() string {
-	if t.status == "waiting" && t.wait != nil {
+	if t.status == taskWaiting && t.wait != nil {
 		return "waiting: " + t.wait.what()
 	}
 	if t.err != "" {
-		return t.status + ": " + t.err
+		return t.status.String() + ": " + t.err
 	}
-	return t.status
+	return t.status.String()
 }
 
 type waitKind int
@@ -114,7 +140,7 @@ type waitReq struct {
 func (w *waitReq) what() string {
 	switch {
 	case w.kind == waitTask:
-		return fmt.Sprintf("wait task %d", w.target.ID)
+		return "wait " + w.target.String()
 	case w.fd >= 0:
 		return fmt.Sprintf("%s %d", w.op, w.fd)
 	}
@@ -183,10 +209,15 @@ type scheduler struct {
 	spare        []*Task       // the other buffer of the ready queue
 	scratch      []*Task       // fdReady's copy of the tasks waiting on a descriptor
 	tasks        map[int]*Task // live tasks by ID
-	nextID       int
+	nextID       int           // the last spawned task's ID
+	nextInternal int           // the last internal task's ID, counting down from 0
+	made         int           // tasks made
 	seq          int
 	cur          *Task
-	events       []unix.EpollEvent
+	// running is cur for other goroutines: the task to Abort when the
+	// scheduler is too busy to take a signal.
+	running atomic.Pointer[Task]
+	events  []unix.EpollEvent
 
 	mu     sync.Mutex
 	posted []func()
@@ -233,29 +264,39 @@ func (rt *Runtime) Post(f func()) {
 }
 
 // newTask makes a task that will call fn(args...) when the scheduler runs.
-func (rt *Runtime) newTask(name string, fn *lua.LFunction, args []lua.LValue) *Task {
+// A spawned task gets the next number; an internal one (a script's main
+// chunk, a shell line) an ID of 0 or less.
+func (rt *Runtime) newTask(name string, fn *lua.LFunction, args []lua.LValue, spawned bool) *Task {
 	s := &rt.s
-	s.nextID++
+	var id int
+	if spawned {
+		s.nextID++
+		id = s.nextID
+	} else {
+		id = s.nextInternal
+		s.nextInternal--
+	}
+	s.made++
 	th, abort := rt.L.NewThread()
-	t := &Task{ID: s.nextID, Name: name, th: th, abort: abort, fn: fn, resume: args, status: "ready"}
+	t := &Task{ID: id, Name: name, th: th, abort: abort, fn: fn, resume: args, status: taskReady, order: s.made}
 	s.tasks[t.ID] = t
 	s.ready = append(s.ready, t)
 	return t
 }
 
-// Spawn starts fn(args...) as a task and returns it.
+// Spawn starts fn(args...) as an internal task (a script's main chunk, a
+// shell line) and returns it.
 func (rt *Runtime) Spawn(name string, fn *lua.LFunction, args ...lua.LValue) *Task {
-	return rt.newTask(name, fn, args)
+	return rt.newTask(name, fn, args, false)
 }
 
 // Tasks returns the live tasks in the order they were made.
 func (rt *Runtime) Tasks() []*Task {
 	ts := make([]*Task, 0, len(rt.s.tasks))
-	for id := 1; id <= rt.s.nextID; id++ {
-		if t, ok := rt.s.tasks[id]; ok {
-			ts = append(ts, t)
-		}
+	for _, t := range rt.s.tasks {
+		ts = append(ts, t)
 	}
+	slices.SortFunc(ts, func(a, b *Task) int { return a.order - b.order })
 	return ts
 }
 
@@ -332,45 +373,49 @@ func (rt *Runtime) step(t *Task) {
 	args := t.resume
 	t.resume = nil
 	if t.tail {
-		rt.finish(t, "done", args, "")
+		rt.finish(t, taskDone, args, "")
 		return
 	}
-	t.status = "running"
+	t.status = taskRunning
 	t.wait = nil
 	s.cur = t
+	s.running.Store(t)
 	st, err, vals := rt.L.Resume(t.th, t.fn, args...)
+	s.running.Store(nil)
 	s.cur = nil
 	clear(t.resumeBuf[:]) // holding on to a received string would keep it alive
 	switch {
 	case err != nil:
 		msg := luaErrorText(err)
-		if t.abort != nil && errors.Is(t.th.Context().Err(), context.Canceled) {
+		if t.aborted.Load() {
 			msg = "interrupted"
 		}
-		rt.finish(t, "failed", nil, msg)
+		rt.finish(t, taskFailed, nil, msg)
 	case t.wait != nil:
 		t.tail = st == lua.ResumeOK
 		rt.startWait(t)
 	case st == lua.ResumeOK:
-		rt.finish(t, "done", vals, "")
+		rt.finish(t, taskDone, vals, "")
 	default:
-		rt.finish(t, "failed", nil, "coroutine.yield outside a coroutine (a task cannot yield to the scheduler)")
+		rt.finish(t, taskFailed, nil, "coroutine.yield outside a coroutine (a task cannot yield to the scheduler)")
 	}
 }
 
 // finish ends t and wakes the tasks waiting for it.
-func (rt *Runtime) finish(t *Task, status string, vals []lua.LValue, msg string) {
+func (rt *Runtime) finish(t *Task, status taskStatus, vals []lua.LValue, msg string) {
 	t.status, t.results, t.err = status, vals, msg
 	t.wait = nil
 	delete(rt.s.tasks, t.ID)
-	if status == "failed" {
+	if status == taskFailed && t.report {
 		rt.failedTasks++
-		if t.report {
-			fmt.Fprintf(rt.errOut(), "task %d: %s\n", t.ID, msg)
+		if strings.HasPrefix(t.Name, "function") {
+			fmt.Fprintf(rt.errOut(), "%s: %s\n", t, msg)
+		} else {
+			fmt.Fprintf(rt.errOut(), "%s (%s): %s\n", t, t.Name, msg)
 		}
 	}
 	for _, w := range t.waiters {
-		if w.status == "waiting" && w.wait != nil && w.wait.target == t {
+		if w.status == taskWaiting && w.wait != nil && w.wait.target == t {
 			rt.wake(w, taskResults(t))
 		}
 	}
@@ -385,13 +430,13 @@ func (rt *Runtime) finish(t *Task, status string, vals []lua.LValue, msg string)
 
 func taskResults(t *Task) []lua.LValue {
 	switch t.status {
-	case "done":
+	case taskDone:
 		if len(t.results) == 1 && t.results[0] == lua.LNil {
 			return nil
 		}
 		return t.results
-	case "cancelled":
-		return []lua.LValue{lua.LNil, lua.LString(fmt.Sprintf("task %d: cancelled", t.ID)), lua.LString("ECANCELED")}
+	case taskCancelled:
+		return []lua.LValue{lua.LNil, lua.LString(t.String() + ": cancelled"), lua.LString("ECANCELED")}
 	}
 	return []lua.LValue{lua.LNil, lua.LString(t.err), lua.LString("ETASK")}
 }
@@ -400,7 +445,7 @@ func taskResults(t *Task) []lua.LValue {
 func (rt *Runtime) startWait(t *Task) {
 	s := &rt.s
 	w := t.wait
-	t.status = "waiting"
+	t.status = taskWaiting
 	s.seq++
 	w.seq = s.seq
 	for _, fd := range w.fds {
@@ -450,7 +495,7 @@ func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 		w.seq = -1
 	}
 	t.resume = adjust(t.resumeBuf[:0], vals, t.wait)
-	t.status = "ready"
+	t.status = taskReady
 	s.ready = append(s.ready, t)
 }
 
@@ -495,7 +540,7 @@ func (rt *Runtime) fdReady(fd int, events uint32) {
 	}()
 	for _, t := range ws {
 		w := t.wait
-		if t.status != "waiting" || w == nil {
+		if t.status != taskWaiting || w == nil {
 			continue
 		}
 		switch w.kind {
@@ -522,7 +567,7 @@ func (rt *Runtime) fireTimers() {
 	for len(s.timers) > 0 && !s.timers[0].at.After(now) {
 		tm := s.timers.pop()
 		t := tm.task
-		if t.status != "waiting" || t.wait == nil || t.wait.seq != tm.seq {
+		if t.status != taskWaiting || t.wait == nil || t.wait.seq != tm.seq {
 			continue
 		}
 		w := t.wait
@@ -547,12 +592,12 @@ func (rt *Runtime) Cancel(t *Task, interrupt bool) {
 		return
 	}
 	if interrupt {
-		if t.status == "waiting" {
+		if t.status == taskWaiting {
 			rt.wake(t, t.wait.fail(unix.EINTR, "interrupted"))
 		}
 		return
 	}
-	if t.status == "waiting" {
+	if t.status == taskWaiting {
 		rt.wake(t, nil) // unhook it from fds and timers
 		rt.s.ready = rt.s.ready[:len(rt.s.ready)-1]
 	}
@@ -562,7 +607,7 @@ func (rt *Runtime) Cancel(t *Task, interrupt bool) {
 			break
 		}
 	}
-	rt.finish(t, "cancelled", nil, "cancelled")
+	rt.finish(t, taskCancelled, nil, "cancelled")
 }
 
 // Abort stops t while it runs Lua code, at its next instruction, with the
@@ -571,9 +616,14 @@ func (rt *Runtime) Cancel(t *Task, interrupt bool) {
 // runtime is Interruptible.
 func (t *Task) Abort() {
 	if t.abort != nil {
+		t.aborted.Store(true)
 		t.abort()
 	}
 }
+
+// Running returns the task the scheduler is running now, or nil when it
+// is between tasks or waiting. It is safe for concurrent use.
+func (rt *Runtime) Running() *Task { return rt.s.running.Load() }
 
 // Current returns the running task, or nil outside the scheduler.
 func (rt *Runtime) Current() *Task { return rt.s.cur }

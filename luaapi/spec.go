@@ -177,9 +177,9 @@ func (rt *Runtime) snapshot(L *lua.LState, s *Spec) []record.Value {
 }
 
 func (rt *Runtime) emit(s *Spec, t *Task, args []record.Value, res []lua.LValue) {
-	ev := record.Event{Op: s.Name, Args: args, At: time.Since(rt.start), Task: 1}
+	ev := record.Event{Op: s.Name, Args: args, At: time.Since(rt.start)}
 	if t != nil && t.report {
-		ev.Task = t.ID // a spawned task; the main task and shell lines are 1
+		ev.Task = t.ID // a spawned task; the main task and shell lines are 0
 	}
 	if len(res) == 3 && res[0] == lua.LNil {
 		ev.Code, ev.Msg = res[2].String(), res[1].String()

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -49,24 +50,92 @@ func (rt *Runtime) checkTask(L *lua.LState, op string, n int) (*Task, error) {
 			return t, nil
 		}
 	case lua.LNumber:
-		if t, ok := rt.s.tasks[int(x)]; ok && float64(x) == float64(int(x)) {
+		if t, ok := rt.s.tasks[int(x)]; ok && x > 0 && float64(x) == float64(int(x)) {
 			return t, nil
 		}
-		return nil, &sock.Error{Op: op, FD: -1, Addr: fmt.Sprintf("task %d", int(x)), Err: unix.ESRCH, Detail: "no such task"}
+		return nil, &sock.Error{Op: op, FD: -1, Addr: fmt.Sprintf("task %d", int(x)), Err: unix.ESRCH, Detail: "no such task (tasks lists them)"}
 	}
 	argError(L, op, n, "a task")
 	return nil, nil
 }
 
 func runSpawn(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
-	fn := L.CheckFunction(1)
-	args := make([]lua.LValue, 0, L.GetTop()-1)
+	f := L.Get(1)
+	if !callable(L, f) {
+		argError(L, "spawn", 1, "a function")
+	}
+	name := funcName(L, f)
+	args := make([]lua.LValue, 0, L.GetTop())
+	fn, ok := f.(*lua.LFunction)
+	if !ok || fn.IsG {
+		// A Go function or a callable table runs inside a Lua function:
+		// a coroutine's body must be Lua for gopher-lua to report how it
+		// ended.
+		fn = rt.callWrapper()
+		args = append(args, f)
+	}
 	for i := 2; i <= L.GetTop(); i++ {
 		args = append(args, L.Get(i))
 	}
-	t := rt.Spawn("spawn", fn, args...)
+	t := rt.newTask(name, fn, args, true)
 	t.report = true
 	return vals(rt.taskValue(t)), nil
+}
+
+// callable reports whether v can be called: a function, or a value whose
+// metatable has __call.
+func callable(L *lua.LState, v lua.LValue) bool {
+	if _, ok := v.(*lua.LFunction); ok {
+		return true
+	}
+	_, ok := L.GetMetaField(v, "__call").(*lua.LFunction)
+	return ok
+}
+
+// callWrapper returns the Lua function that calls its first argument with
+// the rest, compiled once.
+func (rt *Runtime) callWrapper() *lua.LFunction {
+	if rt.caller == nil {
+		fn, err := rt.L.LoadString("local function pass(...) return ... end return function(f, ...) return pass(f(...)) end")
+		if err != nil {
+			panic(err) // a constant chunk
+		}
+		rt.L.Push(fn)
+		rt.L.Call(0, 1)
+		rt.caller = rt.L.Get(-1).(*lua.LFunction)
+		rt.L.Pop(1)
+	}
+	return rt.caller
+}
+
+// funcName names a function being spawned as Lua knows it: a local
+// variable of the caller that holds it, else a global, else where it was
+// defined.
+func funcName(L *lua.LState, f lua.LValue) string {
+	if dbg, ok := L.GetStack(1); ok {
+		for i := 1; ; i++ {
+			name, v := L.GetLocal(dbg, i)
+			if name == "" {
+				break
+			}
+			if v == f && name[0] != '(' {
+				return name
+			}
+		}
+	}
+	var global string
+	L.G.Global.ForEach(func(k, v lua.LValue) {
+		if s, ok := k.(lua.LString); ok && v == f && (global == "" || string(s) < global) {
+			global = string(s)
+		}
+	})
+	if global != "" {
+		return global
+	}
+	if fn, ok := f.(*lua.LFunction); ok && !fn.IsG && fn.Proto != nil {
+		return fmt.Sprintf("function <%s:%d>", strings.TrimPrefix(fn.Proto.SourceName, "@"), fn.Proto.LineDefined)
+	}
+	return "function"
 }
 
 func runWait(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -80,11 +149,11 @@ func runWait(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	}
 	switch rt.s.cur {
 	case t:
-		return failure(&sock.Error{Op: "wait", FD: -1, Addr: fmt.Sprintf("task %d", t.ID), Err: unix.EDEADLK, Detail: "a task cannot wait for itself"}), nil
+		return failure(&sock.Error{Op: "wait", FD: -1, Addr: t.String(), Err: unix.EDEADLK, Detail: "a task cannot wait for itself"}), nil
 	case nil:
-		return failure(&sock.Error{Op: "wait", FD: -1, Addr: fmt.Sprintf("task %d", t.ID), Err: unix.EDEADLK, Detail: "only a task can wait for a task"}), nil
+		return failure(&sock.Error{Op: "wait", FD: -1, Addr: t.String(), Err: unix.EDEADLK, Detail: "only a task can wait for a task"}), nil
 	}
-	w := &waitReq{kind: waitTask, target: t, op: "wait", fd: -1, addr: fmt.Sprintf("task %d", t.ID)}
+	w := &waitReq{kind: waitTask, target: t, op: "wait", fd: -1, addr: t.String()}
 	if timeout >= 0 {
 		w.deadline = time.Now().Add(timeout)
 	}
@@ -108,8 +177,8 @@ func runNow(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runTasks(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	list := L.NewTable()
 	for _, t := range rt.Tasks() {
-		if t == rt.s.cur {
-			continue // the caller itself
+		if t == rt.s.cur || t.ID <= 0 {
+			continue // the caller itself, a script's main chunk, a shell line
 		}
 		row := L.NewTable()
 		row.RawSetString("id", lua.LNumber(t.ID))

@@ -34,5 +34,5 @@ type Event struct {
 	Code    string        // on failure, the errno name ("ECONNREFUSED"); "" on success
 	Msg     string        // on failure, the error message
 	At      time.Duration // when the call completed, since the session started
-	Task    int           // the task that made the call (1 for the main task)
+	Task    int           // the spawned task that made the call (0: the main task, or a shell line)
 }

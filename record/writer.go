@@ -112,7 +112,6 @@ var errClosed = errors.New("record: write to a closed Writer")
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	rw := &Writer{
 		w:         w,
-		task:      1,
 		socks:     make(map[int64]*sock),
 		declared:  make(map[string]bool),
 		consts:    make(map[uint64]struct{}),
@@ -154,9 +153,13 @@ func (w *Writer) Write(ev Event) error {
 	if len(w.consts) >= maxConsts {
 		w.newPart()
 	}
-	if ev.Task != 0 && ev.Task != w.task {
+	if ev.Task != w.task {
 		w.task = ev.Task
-		w.line(fmt.Sprintf("-- task %d", ev.Task), "")
+		if ev.Task == 0 {
+			w.line("-- main task", "")
+		} else {
+			w.line(fmt.Sprintf("-- task %d", ev.Task), "")
+		}
 	}
 	if ev.At-w.last >= pause {
 		sec := strconv.FormatFloat(ev.At.Seconds(), 'f', 3, 64)

@@ -13,7 +13,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden scripts in testdata")
 
-func call(op string, args ...Value) Event { return Event{Op: op, Args: args, Task: 1} }
+func call(op string, args ...Value) Event { return Event{Op: op, Args: args} }
 
 func ok(ev Event, results ...Value) Event {
 	ev.Results = results

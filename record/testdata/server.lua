@@ -21,7 +21,7 @@ send(fd4, "world\n")
 -- task 2
 nonblock(fd4, true)
 fails("EAGAIN", recv, fd4)              -- resource temporarily unavailable
--- task 1
+-- main task
 close(fd4)
 close(fd3)
 -- end of recording: 16 calls in 0.000s
