@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"reflect"
+	"runtime"
 	"sync"
 
 	lua "github.com/yuin/gopher-lua"
@@ -75,3 +76,49 @@ func yieldInfo(L *lua.LState) (nret int, canYield bool) {
 		}
 	}
 }
+
+// nestedLoop reports whether the running Go function was reached through a
+// Lua call that a Go frame of gopher-lua's made on its own — a metamethod
+// (__index, __eq, __concat, ...) or an iterator called by the VM. The
+// call-frame chain does not show it, but the Go stack does: such a call
+// runs a second interpreter loop above the one the coroutine was resumed
+// into, and a yield from there would unwind into the wrong one.
+func (rt *Runtime) nestedLoop() bool {
+	var pcs [64]uintptr
+	n := runtime.Callers(3, pcs[:])
+	loops := 0
+	for _, pc := range pcs[:n] {
+		kind, ok := rt.pcKinds[pc]
+		if !ok {
+			kind = pcOther
+			if f := runtime.FuncForPC(pc - 1); f != nil {
+				switch f.Name() {
+				case "github.com/yuin/gopher-lua.mainLoop", "github.com/yuin/gopher-lua.mainLoopWithContext":
+					kind = pcLoop
+				case "github.com/yuin/gopher-lua.threadRun":
+					kind = pcResume
+				}
+			}
+			if rt.pcKinds == nil {
+				rt.pcKinds = map[uintptr]pcKind{}
+			}
+			rt.pcKinds[pc] = kind
+		}
+		switch kind {
+		case pcLoop:
+			loops++
+		case pcResume:
+			return loops > 1
+		}
+	}
+	return loops > 1
+}
+
+// pcKind is what nestedLoop makes of a return address.
+type pcKind uint8
+
+const (
+	pcOther pcKind = iota
+	pcLoop
+	pcResume
+)

@@ -326,3 +326,57 @@ func SyntaxErrorText(err error, lines int) string {
 	}
 	return msg
 }
+
+// Nearest returns the command whose name is closest to word, when it is
+// close enough to be a typo of it (at most two edits, and fewer than half
+// the word), or "".
+func Nearest(word string) string {
+	if luaKeywords[word] {
+		return ""
+	}
+	if _, ok := Lookup(word); ok || len(word) < 3 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, name := range append(commandNames(), "exit", "quit") {
+		if d := editDistance(word, name); d < bestD && d*2 < len(word) {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+func commandNames() []string {
+	names := make([]string, len(Specs))
+	for i, s := range Specs {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// luaKeywords are never typos of a command.
+var luaKeywords = map[string]bool{"and": true, "break": true, "do": true, "else": true, "elseif": true,
+	"end": true, "false": true, "for": true, "function": true, "if": true, "in": true, "local": true,
+	"nil": true, "not": true, "or": true, "repeat": true, "return": true, "then": true, "true": true,
+	"until": true, "while": true}

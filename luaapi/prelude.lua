@@ -1,5 +1,5 @@
 -- Runs the first time a script uses one of the names it defines (see
--- Runtime.lazy). MARK is what a socket call yields to the scheduler when it
+-- Runtime.lazyPrelude). MARK is what a socket call yields to the scheduler when it
 -- has to wait; OPS names the functions strict() checks; RAW holds the
 -- standard functions it wraps, which are not globals until it has run.
 local MARK, OPS, RAW = ...
@@ -60,10 +60,20 @@ end
 -- pcall and xpcall that a waiting call can yield through (the coxpcall
 -- technique): the function runs in a coroutine of its own and every yield
 -- is passed up and its answer passed back down.
+-- A Go function raising an error names the place that called it, which
+-- here is the prelude's own line: that means nothing to the user (Lua's
+-- pcall(error, "x") gives "x").
+local function clean(msg)
+  if type(msg) == "string" then
+    return (msg:gsub("^=?prelude:%d+: ", "", 1))
+  end
+  return msg
+end
+
 local function finish(co, handler, ok, ...)
   if not ok then
-    if handler then return false, handler((...)) end
-    return false, ...
+    if handler then return false, handler(clean((...))) end
+    return false, clean((...)), select(2, ...)
   end
   if status(co) == "dead" then return true, ... end
   return finish(co, handler, resume(co, yield(...)))
@@ -133,16 +143,16 @@ end
 
 function fails(code, f, ...)
   if type(f) ~= "function" then
-    error("fails: expected a function as argument 2, got " .. type(f), 3)
+    error(where() .. "fails: expected a function as argument 2, got " .. type(f), 0)
   end
   local r = {(raw[f] or f)(...)}
   if r[1] == nil and r[3] == code then
     return nil, r[2], r[3]
   end
   if r[1] == nil then
-    error("expected " .. code .. ", got " .. tostring(r[2]), 3)
+    error(where() .. "expected " .. code .. ", got " .. tostring(r[2]), 0)
   end
-  error("expected " .. code .. ", got success", 3)
+  error(where() .. "expected " .. code .. ", got success", 0)
 end
 
 -- replay(file) runs a recording in this task, so that its waiting calls

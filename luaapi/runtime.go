@@ -66,7 +66,9 @@ type Runtime struct {
 	globalsMeta *lua.LTable
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	watch       *watcher
-	caller      *lua.LFunction // see callWrapper
+	caller      *lua.LFunction     // see callWrapper
+	text        lua.LString        // see IsText
+	pcKinds     map[uintptr]pcKind // see nestedLoop
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep: a script that never waits is spared what it does.
@@ -126,6 +128,7 @@ func New(cfg Config) (*Runtime, error) {
 	if io := L.GetGlobal("io"); io.Type() == lua.LTTable {
 		L.SetField(io, "write", L.NewFunction(rt.write))
 	}
+	rt.loaders()
 	rt.lazyPrelude()
 	if cfg.Sandbox {
 		if err := rt.loadPrelude(L); err != nil {
@@ -163,6 +166,14 @@ func (rt *Runtime) SetOutput(out io.Writer) { rt.out = out }
 
 // Out returns where print writes.
 func (rt *Runtime) Out() io.Writer { return rt.out }
+
+// SetErrOutput redirects where the runtime reports errors of its own (a
+// failed task).
+func (rt *Runtime) SetErrOutput(w io.Writer) { rt.err = w }
+
+// IsText reports whether s is the text an operation made to be read, not
+// data: the last hexdump, which the shell prints as lines.
+func (rt *Runtime) IsText(s lua.LString) bool { return rt.text != "" && s == rt.text }
 
 func (rt *Runtime) errOut() io.Writer { return rt.err }
 

@@ -112,6 +112,11 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 	return func(L *lua.LState) int {
 		defer rt.recoverOp(L, s.Name)
 		res, w := s.run(rt, L)
+		if len(s.Results) == 1 && s.Results[0] == KString && len(res) == 1 {
+			if text, ok := res[0].(lua.LString); ok && strings.Contains(string(text), "\n") {
+				rt.text = text
+			}
+		}
 		if w == nil {
 			if rt.rec != nil && s.recorded {
 				rt.emit(s, rt.s.cur, rt.snapshot(L, s), res)
@@ -141,7 +146,7 @@ func (rt *Runtime) recoverOp(L *lua.LState, op string) {
 // waits right here.
 func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
 	if t := rt.s.cur; t != nil {
-		if nret, ok := yieldInfo(L); ok {
+		if nret, ok := yieldInfo(L); ok && !rt.nestedLoop() {
 			w.nret = nret
 			t.wait = w
 			return L.Yield(rt.marker)

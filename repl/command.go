@@ -142,6 +142,10 @@ func convert(L *lua.LState, s *luaapi.Spec, prm luaapi.Param, w Word) (lua.LValu
 			list.Append(lua.LNumber(n))
 		}
 		return list, nil
+	case luaapi.KData:
+		if t == "_" && !w.Quoted { // the last result: hexdump _
+			return L.GetGlobal("_"), nil
+		}
 	case luaapi.KFunc:
 		return nil, usageError(s, "%s needs a Lua function: write it as Lua, e.g. %s(function() ... end)", s.Name, s.Name)
 	}
@@ -149,10 +153,10 @@ func convert(L *lua.LState, s *luaapi.Spec, prm luaapi.Param, w Word) (lua.LValu
 }
 
 // printResults prints what a command returned, by the kinds of its results.
-func printResults(w io.Writer, c *Command, res []lua.LValue) {
+func printResults(w, errw io.Writer, c *Command, res []lua.LValue) {
 	s := c.Spec
-	if len(res) == 3 && res[0] == lua.LNil {
-		fmt.Fprintf(w, "error: %s\n", res[1].String())
+	if len(res) >= 3 && res[0] == lua.LNil {
+		fmt.Fprintf(errw, "error: %s\n", res[1].String())
 		return
 	}
 	if len(res) == 0 || len(s.Results) == 0 { // help prints its own text

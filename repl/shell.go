@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"regexp"
 	"strings"
 	"sync"
@@ -34,6 +32,15 @@ type Config struct {
 	Out, Err io.Writer
 	// Terminal selects the line editor: prompt, completion, history.
 	Terminal bool
+	// OutTerminal says Out is a terminal too. Errors go to Err unless both
+	// are terminals, so that `2>/dev/null` hides them and `>out.txt` keeps
+	// only results.
+	OutTerminal bool
+	// Abandon, if set, ends the process with the status when a signal
+	// that ends the session finds the scheduler busy in Lua code that
+	// never waits (see luaapi.WatchSignals). It must be safe for
+	// concurrent use.
+	Abandon func(status int)
 	// HistoryFile is where a terminal session keeps its history ("" for none).
 	HistoryFile string
 }
@@ -48,7 +55,8 @@ type Shell struct {
 	failed  bool   // a command failed (the exit status of piped input)
 	partial string // Lua lines read so far of an unfinished chunk
 	fg      *luaapi.Task
-	running atomic.Pointer[luaapi.Task] // fg, for the signal goroutine
+	fgLua   bool      // fg runs a Lua line (not a command)
+	errw    io.Writer // where errors go
 	// prompting is set while the line editor shows the prompt and reads:
 	// output then goes through the editor, which redraws the prompt below it.
 	prompting atomic.Bool
@@ -56,6 +64,7 @@ type Shell struct {
 	quit      bool
 	status    int
 	dispatch  *lua.LFunction
+	count     *lua.LFunction        // see counter
 	openFDs   atomic.Pointer[[]int] // for completion, read by the editor
 }
 
@@ -87,39 +96,17 @@ func (sh *Shell) Run() int {
 	}
 	defer sh.ed.Close()
 	out := sh.rt.Out()
+	sh.errw = sh.cfg.Err
 	if sh.cfg.Terminal {
 		sh.rt.SetOutput(termWriter{sh})
 		defer sh.rt.SetOutput(out)
-	}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	stopSignals := make(chan struct{})
-	defer close(stopSignals)
-	go func() {
-		for {
-			select {
-			case <-stopSignals:
-				return
-			case sig := <-sigs:
-				done := make(chan struct{})
-				sh.rt.Post(func() { sh.signal(sig); close(done) })
-				if sig != os.Interrupt {
-					continue
-				}
-				// A task busy in Lua code keeps the scheduler from taking
-				// the signal: stop that task where it is.
-				select {
-				case <-done:
-				case <-time.After(200 * time.Millisecond):
-					if t := sh.running.Load(); t != nil {
-						t.Abort()
-					}
-				}
-			}
+		if sh.cfg.OutTerminal {
+			sh.errw = termWriter{sh}
 		}
-	}()
+	}
+	sh.rt.SetErrOutput(sh.errw)
+	defer sh.rt.SetErrOutput(sh.cfg.Err)
+	defer sh.rt.WatchSignals(sh.signal, sh.busy)()
 
 	lines := make(chan struct{})
 	go sh.read(lines)
@@ -129,7 +116,7 @@ func (sh *Shell) Run() int {
 	if sh.status != 0 {
 		return sh.status
 	}
-	if sh.failed && !sh.cfg.Terminal {
+	if (sh.failed || sh.rt.FailedTasks() > 0) && !sh.cfg.Terminal {
 		return 1
 	}
 	return 0
@@ -149,22 +136,64 @@ func (sh *Shell) read(done chan struct{}) {
 		line, err := sh.ed.Readline()
 		sh.prompting.Store(false)
 		sh.rt.Post(func() { sh.handle(line, err) })
-		if ok := <-sh.next; !ok {
+		var ok bool
+		if errors.Is(err, errInterrupt) {
+			// Ctrl-C at the prompt while a task computes without ever
+			// waiting (spawn(function() while true do end end)): the
+			// scheduler cannot take the line, so stop that task.
+			select {
+			case ok = <-sh.next:
+			case <-time.After(luaapi.SignalGrace):
+				if t := sh.rt.Running(); t != nil {
+					t.Abort()
+				}
+				ok = <-sh.next
+			}
+		} else {
+			ok = <-sh.next
+		}
+		if !ok {
 			return
 		}
 	}
 }
 
-func (sh *Shell) signal(sig os.Signal) {
+// signal takes a signal on the scheduler's goroutine.
+func (sh *Shell) signal(sig syscall.Signal) {
 	switch {
-	case sig == os.Interrupt && sh.fg != nil:
+	case sig == syscall.SIGINT && sh.fg != nil && sh.cfg.Terminal:
+		// Ctrl-C stops what the user started: a command's waiting call
+		// fails with EINTR; a Lua line stops wherever it is.
+		if sh.fgLua {
+			sh.fg.Abort()
+		}
 		sh.rt.Cancel(sh.fg, true)
-	case sig == os.Interrupt && sh.cfg.Terminal:
+	case sig == syscall.SIGINT && sh.cfg.Terminal:
 		// at the prompt, readline has the terminal in raw mode: Ctrl-C
 		// reaches it as a key, not as a signal
 	default:
 		sh.quit = true
-		sh.status = 128 + int(sig.(syscall.Signal))
+		sh.status = 128 + int(sig)
+		for _, t := range sh.rt.Tasks() {
+			sh.rt.Cancel(t, false)
+		}
+	}
+}
+
+// busy takes a signal the scheduler has not taken in time: a task is
+// computing without waiting. On a terminal, Ctrl-C stops that task; a
+// signal that ends the session ends the process.
+func (sh *Shell) busy(sig syscall.Signal, tries int) {
+	if t := sh.rt.Running(); t != nil && sh.cfg.Terminal {
+		t.Abort()
+	}
+	if sig == syscall.SIGINT && sh.cfg.Terminal {
+		return
+	}
+	if tries >= 2 || !sh.cfg.Terminal {
+		if sh.cfg.Abandon != nil {
+			sh.cfg.Abandon(128 + int(sig))
+		}
 	}
 }
 
@@ -215,15 +244,28 @@ func (sh *Shell) handle(line string, err error) {
 	sh.runLua(line, line, false)
 }
 
+// suggest returns ` (did you mean "socket"?)` when the first word of a
+// line that is not a command is close to a command's name, else "".
+func suggest(line string) string {
+	word := strings.FieldsFunc(line, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+	if len(word) == 0 {
+		return ""
+	}
+	if near := luaapi.Nearest(word[0]); near != "" {
+		return fmt.Sprintf(`; no command %q: did you mean %q?`, word[0], near)
+	}
+	return ""
+}
+
 // commandName says whether a line is in command syntax: its first word is
 // a command and is followed by a space or nothing (so `recv(4)` and
 // `x = recv(4)` are Lua).
 func commandName(line string) (string, bool) {
 	name, _, _ := strings.Cut(line, " ")
 	name, _, _ = strings.Cut(name, "\t")
-	if name == "fds" || name == "help" || name == "tasks" {
-		return name, true
-	}
+
 	_, ok := luaapi.Lookup(name)
 	return name, ok
 }
@@ -235,7 +277,7 @@ func (sh *Shell) runCommand(name, line string) {
 		c, err = ParseCommand(sh.rt.L, words)
 		if err == nil {
 			args := append([]lua.LValue{lua.LString(c.Spec.Name)}, c.Args...)
-			sh.start(line, args, func(t *luaapi.Task) {
+			sh.start(line, false, args, func(t *luaapi.Task) {
 				if t.Err() != "" {
 					// The error is the command's, not a place in Lua.
 					sh.fail(location().ReplaceAllString(t.Err(), ""))
@@ -248,7 +290,7 @@ func (sh *Shell) runCommand(name, line string) {
 				if len(res) > 0 && res[0] != lua.LNil {
 					sh.rt.L.SetGlobal("_", res[0])
 				}
-				printResults(sh.rt.Out(), c, res)
+				printResults(sh.rt.Out(), sh.errw, c, res)
 			}, sh.dispatch)
 			return
 		}
@@ -265,9 +307,17 @@ func (sh *Shell) runCommand(name, line string) {
 // runLua runs a Lua chunk typed at the prompt: an expression prints its
 // values; an unfinished chunk waits for more lines.
 func (sh *Shell) runLua(line, chunk string, final bool) {
-	fn, err := sh.rt.L.LoadString("return " + chunk)
+	// An expression's values are counted, so that a nil prints as nil
+	// and a call returning nothing prints nothing (a coroutine's results
+	// do not tell the two apart).
+	var args []lua.LValue
+	fn, err := sh.rt.Load("return "+chunk, "stdin")
+	if err == nil {
+		fn, err = sh.rt.Load("local count = ... return count("+chunk+"\n)", "stdin")
+		args = []lua.LValue{sh.counter()}
+	}
 	if err != nil {
-		fn, err = sh.rt.L.LoadString(chunk)
+		fn, err = sh.rt.Load(chunk, "stdin")
 	}
 	if err != nil {
 		msg := luaapi.ErrorText(err)
@@ -277,42 +327,84 @@ func (sh *Shell) runLua(line, chunk string, final bool) {
 			return
 		}
 		sh.partial = ""
-		sh.fail("lua: " + oneLine(luaapi.SyntaxErrorText(err, strings.Count(chunk, "\n")+1)))
+		sh.fail(oneLine(luaapi.SyntaxErrorText(err, strings.Count(chunk, "\n")+1)) + suggest(chunk))
 		if !final {
 			sh.next <- true
 		}
 		return
 	}
 	sh.partial = ""
-	sh.start(line, nil, func(t *luaapi.Task) {
+	sh.start(line, true, args, func(t *luaapi.Task) {
 		if t.Err() != "" {
 			sh.fail(t.Err())
 			return
 		}
 		res := t.Results()
-		if len(res) == 1 && res[0] == lua.LNil {
+		if args == nil || len(res) == 0 {
 			return
+		}
+		n, _ := res[0].(lua.LNumber)
+		res = res[1:]
+		if int(n) < len(res) {
+			res = res[:int(n)]
+		}
+		if len(res) == 0 {
+			return
+		}
+		if len(res) == 1 && res[0] == lua.LNil {
+			if hint := suggest(chunk); hint != "" && isName(strings.TrimSpace(chunk)) {
+				sh.fail(strings.TrimPrefix(hint, "; "))
+				return
+			}
 		}
 		var parts []string
 		for _, v := range res {
+			if s, ok := v.(lua.LString); ok && sh.rt.IsText(s) {
+				parts = append(parts, strings.TrimSuffix(string(s), "\n"))
+				continue
+			}
 			parts = append(parts, luaapi.Show(v))
 		}
-		if len(res) > 0 {
+		if res[0] != lua.LNil {
 			sh.rt.L.SetGlobal("_", res[0])
 		}
 		fmt.Fprintln(sh.rt.Out(), strings.Join(parts, "\t"))
 	}, fn)
 }
 
+// counter returns the Lua function that returns the number of its
+// arguments, then them.
+func (sh *Shell) counter() *lua.LFunction {
+	if sh.count == nil {
+		fn, err := sh.rt.Load("return function(...) return select('#', ...), ... end", "=count")
+		if err != nil {
+			panic(err) // a constant chunk
+		}
+		sh.rt.L.Push(fn)
+		sh.rt.L.Call(0, 1)
+		sh.count = sh.rt.L.Get(-1).(*lua.LFunction)
+		sh.rt.L.Pop(1)
+	}
+	return sh.count
+}
+
+// isName reports whether s is one Lua name.
+func isName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // start runs fn(args...) as the foreground task; when it ends, report
 // prints its outcome and the next line is read.
-func (sh *Shell) start(line string, args []lua.LValue, report func(*luaapi.Task), fn *lua.LFunction) {
+func (sh *Shell) start(line string, lua bool, args []lua.LValue, report func(*luaapi.Task), fn *lua.LFunction) {
 	t := sh.rt.Spawn(line, fn, args...)
-	sh.fg = t
-	sh.running.Store(t)
+	sh.fg, sh.fgLua = t, lua
 	t.OnDone = func(t *luaapi.Task) {
 		sh.fg = nil
-		sh.running.Store(nil)
 		report(t)
 		sh.snapshotFDs()
 		if !sh.quit {
@@ -323,7 +415,7 @@ func (sh *Shell) start(line string, args []lua.LValue, report func(*luaapi.Task)
 
 func (sh *Shell) fail(msg string) {
 	sh.failed = true
-	fmt.Fprintf(sh.rt.Out(), "error: %s\n", oneLine(msg))
+	fmt.Fprintf(sh.errw, "error: %s\n", oneLine(msg))
 }
 
 func (sh *Shell) snapshotFDs() {

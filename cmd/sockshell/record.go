@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,12 +15,40 @@ import (
 )
 
 // recording connects the runtime's calls to a record.Writer on a file.
+// Its Write and abandon are safe for concurrent use: a signal that finds
+// the scheduler busy finishes the recording from the signal watcher.
 type recording struct {
 	rt      *luaapi.Runtime
 	stderr  io.Writer
 	command []string
-	f       *os.File
-	w       *record.Writer
+
+	mu        sync.Mutex
+	f         *os.File
+	w         *record.Writer
+	abandoned bool
+}
+
+// Write hands an event to the writer, if the recording is still on.
+func (r *recording) Write(ev record.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.w == nil {
+		return nil
+	}
+	return r.w.Write(ev)
+}
+
+// abandon finishes the recording and ends the process with status: the
+// last resort of a signal the busy scheduler could not take.
+func (r *recording) abandon(status int) {
+	r.mu.Lock()
+	if r.w != nil {
+		r.w.Close()
+		r.f.Close()
+		r.w, r.f = nil, nil
+	}
+	r.abandoned = true
+	os.Exit(status)
 }
 
 func newRecording(rt *luaapi.Runtime, stderr io.Writer, command []string) *recording {
@@ -38,8 +67,10 @@ func (r *recording) start(file string) error {
 		f.Close()
 		return fmt.Errorf("record: %w", err)
 	}
+	r.mu.Lock()
 	r.f, r.w = f, w
-	r.rt.SetRecorder(w)
+	r.mu.Unlock()
+	r.rt.SetRecorder(r)
 	return nil
 }
 
@@ -56,6 +87,8 @@ func (r *recording) toggle(file string) error {
 }
 
 func (r *recording) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.w == nil {
 		return
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,7 +32,8 @@ const usage = `usage:
   sockshell -h | --help | --version
 
 options:
-  -e CHUNK         run CHUNK (before the script, if one is given)
+  -e CHUNK         run CHUNK (before the script, if one is given); several
+                   -e run in order, as with lua
   -i               after the script or chunk, stay in the shell
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
@@ -47,7 +47,8 @@ options:
 
 // options are the command line's settings.
 type options struct {
-	chunk, record, timeout  string
+	chunks                  []string
+	record, timeout         string
 	interactive, sandbox    bool
 	realtime, help, version bool
 	script                  string
@@ -59,7 +60,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("sockshell", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.chunk, "e", "", "")
+	fs.Func("e", "", func(v string) error { o.chunks = append(o.chunks, v); return nil })
 	fs.BoolVar(&o.interactive, "i", false, "")
 	fs.StringVar(&o.record, "record", "", "")
 	fs.BoolVar(&o.realtime, "realtime", false, "")
@@ -102,6 +103,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 			status = 70
 		}
 	}()
+	luaapi.IgnoreQuit()
 	o, err := parseArgs(args[1:], stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: %v\nrun sockshell -h for the usage\n", err)
@@ -116,9 +118,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		return 0
 	}
 	terminal := isTerminal(stdin)
-	shell := o.script == "" && o.chunk == "" || o.interactive
+	shell := o.script == "" && len(o.chunks) == 0 || o.interactive
 	timeout := 10 * time.Second
-	if shell && terminal && o.script == "" && o.chunk == "" {
+	if shell && terminal && o.script == "" && len(o.chunks) == 0 {
 		timeout = 0
 	}
 	if o.timeout != "" {
@@ -147,10 +149,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	rt.OnRecord = rec.toggle
 	setArgs(rt.L, o)
 
-	if o.chunk != "" {
-		status = runMain(rt, stderr, func() string { return o.chunk + "\n" }, func() (*lua.LFunction, error) {
-			return rt.L.Load(strings.NewReader(o.chunk), "(command line)")
+	for _, chunk := range o.chunks {
+		status = runMain(rt, stderr, rec, func() string { return chunk + "\n" }, func() (*lua.LFunction, error) {
+			return rt.Load(chunk, "(command line)")
 		})
+		if status != 0 {
+			break
+		}
 	}
 	if o.script != "" && status == 0 {
 		// The source is read again only for a syntax error at its end (to
@@ -158,7 +163,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		// descriptors should not land among the sockets.
 		src := func() string { b, _ := os.ReadFile(o.script); return string(b) }
 		reserveLowFDs() // before LoadFile opens the script, which starts Go's poller
-		status = runMain(rt, stderr, src, func() (*lua.LFunction, error) { return rt.L.LoadFile(o.script) })
+		status = runMain(rt, stderr, rec, src, func() (*lua.LFunction, error) { return rt.LoadFile(o.script) })
+	}
+	if status != 0 && o.interactive {
+		return status
 	}
 	if !shell {
 		return status
@@ -169,7 +177,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	}
 	reserveLowFDs()
 	sh := repl.New(rt, repl.Config{In: stdin, Out: stdout, Err: stderr, Terminal: terminal,
-		HistoryFile: historyFile(terminal)})
+		OutTerminal: isTerminal(stdout), HistoryFile: historyFile(terminal), Abandon: rec.abandon})
 	if st := sh.Run(); st != 0 {
 		return st
 	}
@@ -197,7 +205,7 @@ func setArgs(L *lua.LState, o *options) {
 
 // runMain runs a chunk or script as the main task. When it ends, the other
 // tasks are cancelled. A Lua error prints FILE:LINE: message and gives 1.
-func runMain(rt *luaapi.Runtime, stderr io.Writer, src func() string, load func() (*lua.LFunction, error)) int {
+func runMain(rt *luaapi.Runtime, stderr io.Writer, rec *recording, src func() string, load func() (*lua.LFunction, error)) int {
 	fn, err := load()
 	if err != nil {
 		msg := luaapi.SyntaxErrorText(err, strings.Count(src(), "\n"))
@@ -215,31 +223,22 @@ func runMain(rt *luaapi.Runtime, stderr io.Writer, src func() string, load func(
 	}
 	main := rt.Spawn("main", fn, args...)
 	interrupted := 0
-	sigs := make(chan os.Signal, 2)
-	defer signal.Stop(sigs)
-	stop := make(chan struct{})
-	defer close(stop)
 	// Signals end the script cleanly (sockets closed, recording finished).
 	// Watching them costs a thread and about a millisecond, so a script
 	// starts watching when it first waits; until then a signal ends the
 	// process at once, which the kernel cleans up after as well — unless
-	// the session is being recorded.
+	// the session is being recorded. A script computing without waiting
+	// cannot take a signal: after a grace period the process ends (the
+	// recording finished first).
+	stop := func() {}
 	watch := func() {
 		reserveLowFDs()
-		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-		go func() {
-			for {
-				select {
-				case sig := <-sigs:
-					rt.Post(func() {
-						interrupted = 128 + int(sig.(syscall.Signal))
-						rt.Cancel(main, false)
-					})
-				case <-stop:
-					return
-				}
-			}
-		}()
+		stop = rt.WatchSignals(func(sig syscall.Signal) {
+			interrupted = 128 + int(sig)
+			rt.Cancel(main, false)
+		}, func(sig syscall.Signal, tries int) {
+			rec.abandon(128 + int(sig))
+		})
 	}
 	if rt.Recording() {
 		watch()
@@ -248,6 +247,7 @@ func runMain(rt *luaapi.Runtime, stderr io.Writer, src func() string, load func(
 	}
 	rt.RunUntil(main.Done)
 	rt.BeforeWait = nil
+	stop()
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}
@@ -263,7 +263,7 @@ func runMain(rt *luaapi.Runtime, stderr io.Writer, src func() string, load func(
 	return 0
 }
 
-func isTerminal(r io.Reader) bool {
+func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false

@@ -29,7 +29,7 @@ send(fd5, "1")
 for _ = 1, 3 do                         -- the next 2 calls, repeated
   -- task 2
   send(fd5, "2")
-  -- task 1
+  -- main task
   send(fd5, "1")
 end
 -- task 2
