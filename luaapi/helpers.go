@@ -213,7 +213,11 @@ func runHelp(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	name := optString(L, "help", 1, "a command name", "")
 	text := Help(name)
 	if text == "" {
-		return failure(&sock.Error{Op: "help", FD: -1, Addr: name, Err: unix.ENOENT, Detail: "no such command; help lists them"}), nil
+		detail := "no such command; help lists them"
+		if near := Nearest(name); near != "" {
+			detail = fmt.Sprintf("no such command; did you mean %q?", near)
+		}
+		return failure(&sock.Error{Op: "help", FD: -1, Addr: name, Err: unix.ENOENT, Detail: detail}), nil
 	}
 	fmt.Fprint(rt.out, text)
 	return nil, nil
@@ -228,12 +232,16 @@ func Help(name string) string {
 		for _, s := range Specs {
 			fmt.Fprintf(&b, "  %-44s %s\n", s.Usage(), s.Doc)
 		}
-		b.WriteString("  exit                                         close every socket and leave (or Ctrl-D)\n")
+		b.WriteString("  exit, quit                                   close every socket and leave (or Ctrl-D)\n")
 		b.WriteString("ADDR: host:port, [v6addr]:port, /path, unix:rel/path, @abstract; port 0: the kernel picks.\n")
 		b.WriteString(`DATA: word, "C \n \r \t \0 \\ \" \xNN escapes", or hex:48656c6c6f. TIMEOUT: 2, 0.5, 250ms.` + "\n")
 		b.WriteString("Show received data as a hexdump with -x (recv -x 4), all of long data with -a; _ holds the last result.\n")
 		b.WriteString("help COMMAND describes one.\n")
 		return b.String()
+	}
+	if name == "exit" || name == "quit" {
+		return name + "\n  close every socket the session opened and leave the shell (also Ctrl-D at the prompt;\n" +
+			"  exit and quit are the same)\n  in a script, the script ends when its main chunk returns\n"
 	}
 	s, ok := Lookup(name)
 	if !ok {
@@ -244,7 +252,13 @@ func Help(name string) string {
 		fmt.Fprintf(&b, "  returns: %s\n", s.Returns)
 	}
 	if s.checked {
-		b.WriteString(`  on failure: nil, message, code (e.g. nil, "connect 3 127.0.0.1:1: ECONNREFUSED: connection refused", "ECONNREFUSED")` + "\n")
+		ex := failExamples[s.Name]
+		code, _, _ := strings.Cut(ex[strings.Index(ex, ": ")+2:], ":")
+		fmt.Fprintf(&b, "  on failure: nil, message, code (e.g. nil, %q, %q)\n", ex, code)
+	}
+	if len(s.Results) > 0 && s.Results[0] == KData {
+		fmt.Fprintf(&b, "  in the shell: %s -x ... prints the data as a hexdump, %s -a ... all of it\n", s.Name, s.Name)
+		b.WriteString("  (data over 1 KiB is shown as its first 256 bytes and its length; _ holds it all)\n")
 	}
 	if name == "setopt" || name == "getopt" {
 		b.WriteString("  options:\n")
@@ -380,3 +394,37 @@ var luaKeywords = map[string]bool{"and": true, "break": true, "do": true, "else"
 	"end": true, "false": true, "for": true, "function": true, "if": true, "in": true, "local": true,
 	"nil": true, "not": true, "or": true, "repeat": true, "return": true, "then": true, "true": true,
 	"until": true, "while": true}
+
+// failExamples is, for each operation that returns nil, message, code on
+// failure, a failure it typically meets, for its help.
+var failExamples = map[string]string{
+	"socket":      "socket: EMFILE: too many open files",
+	"bind":        "bind 3 127.0.0.1:80: EADDRINUSE: address already in use",
+	"listen":      "listen 3: EOPNOTSUPP: operation not supported",
+	"accept":      "accept 3: ETIMEDOUT: timed out",
+	"connect":     "connect 3 127.0.0.1:1: ECONNREFUSED: connection refused",
+	"send":        "send 4: EPIPE: broken pipe",
+	"recv":        "recv 4: ECONNRESET: connection reset by peer",
+	"sendto":      "sendto 3 127.0.0.1:9000: EMSGSIZE: message too long",
+	"recvfrom":    "recvfrom 3: ETIMEDOUT: timed out",
+	"shutdown":    "shutdown 4: ENOTCONN: transport endpoint is not connected",
+	"close":       "close 9: EBADF: bad file descriptor (not a socket of this session)",
+	"getsockname": "getsockname 9: EBADF: bad file descriptor (not a socket of this session)",
+	"getpeername": "getpeername 3: ENOTCONN: transport endpoint is not connected",
+	"setopt":      "setopt 3: ENOPROTOOPT: protocol not available",
+	"getopt":      "getopt 3: ENOPROTOOPT: protocol not available",
+	"settimeout":  "settimeout 9: EBADF: bad file descriptor (not a socket of this session)",
+	"nonblock":    "nonblock 9: EBADF: bad file descriptor (not a socket of this session)",
+	"info":        "info 9: EBADF: bad file descriptor (not a socket of this session)",
+	"poll":        "poll 9: EBADF: bad file descriptor (not a socket of this session)",
+	"recvn":       "recvn 4: EOF: the stream ended after 3 of 8 bytes",
+	"recvuntil":   "recvuntil 4: ETIMEDOUT: timed out",
+	"recvline":    "recvline 4: ETIMEDOUT: timed out",
+	"sendline":    "sendline 4: EPIPE: broken pipe",
+	"sendframe":   "sendframe 4: EPIPE: broken pipe",
+	"recvframe":   "recvframe 4: EOF: the stream ended inside a frame",
+	"wait":        "wait task 2: ETIMEDOUT: timed out",
+	"kill":        "kill task 9: ESRCH: no such task (tasks lists them)",
+	"record":      "record /nonexistent/rec.lua: ENOENT: no such file or directory",
+	"replay":      "replay rec.lua: ENOENT: no such file or directory",
+}

@@ -216,3 +216,38 @@ func TestLazyPrelude(t *testing.T) {
 		wantResults(t, task.Results(), `(true, "ok")`)
 	}
 }
+
+// TestHelpComplete: every command help lists has help of its own, with
+// its own example of failure and no reference to itself.
+func TestHelpComplete(t *testing.T) {
+	for _, name := range append(commandNames(), "exit", "quit") {
+		text := Help(name)
+		if text == "" {
+			t.Errorf("help %s: nothing", name)
+			continue
+		}
+		if strings.Contains(text, "see help "+name) {
+			t.Errorf("help %s refers to itself:\n%s", name, text)
+		}
+		if s, ok := Lookup(name); ok && s.checked {
+			if ex := failExamples[name]; !strings.HasPrefix(ex, name+" ") && !strings.HasPrefix(ex, name+":") {
+				t.Errorf("help %s: the failure example %q is not %s's", name, ex, name)
+			}
+		}
+	}
+	if text := Help("recv"); !strings.Contains(text, "-x") || !strings.Contains(text, "-a") {
+		t.Errorf("help recv does not mention -x and -a:\n%s", text)
+	}
+	if !strings.Contains(Help(""), "quit") {
+		t.Errorf("help does not list quit")
+	}
+}
+
+func TestNearest(t *testing.T) {
+	for word, want := range map[string]string{"sockett": "socket", "sokcet": "socket", "conect": "connect",
+		"fdss": "fds", "recvv": "recv", "end": "", "x": "", "socket": "", "banana": ""} {
+		if got := Nearest(word); got != want {
+			t.Errorf("Nearest(%q) = %q; want %q", word, got, want)
+		}
+	}
+}

@@ -60,7 +60,7 @@ var socketOps = []*Spec{
 		Doc: "the address of the socket's peer", Returns: "the address",
 		recorded: true, checked: true, run: runPeername},
 	{Name: "setopt", Params: params(p("fd", KFD), p("name", KOption), p("value", KValue)), Results: results(KOK),
-		Doc: "set a socket option (see help setopt)", Returns: "true",
+		Doc: "set a socket option: reuseaddr, reuseport, nodelay, keepalive, broadcast, v6only, rcvbuf, sndbuf, linger", Returns: "true",
 		recorded: true, checked: true, run: runSetopt},
 	{Name: "getopt", Params: params(p("fd", KFD), p("name", KOption)), Results: results(KAny),
 		Doc: "read a socket option", Returns: "a boolean, or a number (bytes; linger: seconds, -1 off)",
