@@ -71,7 +71,8 @@ type Runtime struct {
 	pcKinds     map[uintptr]pcKind // see nestedLoop
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
-	// about to sleep: a script that never waits is spared what it does.
+	// about to sleep or a task is spawned: a script that never waits is
+	// spared what it does.
 	BeforeWait func()
 
 	// Hooks for the shell: record and replay are commands of the session.

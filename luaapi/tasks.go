@@ -64,6 +64,10 @@ func runSpawn(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if !callable(L, f) {
 		argError(L, "spawn", 1, "a function")
 	}
+	if f := rt.BeforeWait; f != nil { // tasks share the scheduler: watch signals from now on
+		rt.BeforeWait = nil
+		f()
+	}
 	name := funcName(L, f)
 	args := make([]lua.LValue, 0, L.GetTop())
 	fn, ok := f.(*lua.LFunction)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,82 +11,100 @@ import (
 	"time"
 )
 
-// recordUntilKilled starts a script that makes some calls under --record
-// and then waits, and kills it with sig once the recording holds the calls.
-// It returns the recording.
-func recordUntilKilled(t *testing.T, sig syscall.Signal) string {
-	t.Helper()
+// busyLoops are Lua that computes without ever waiting again, after one
+// wait (which starts a script's signal watch).
+var busyLoops = map[string]string{
+	"loop":  `sleep(0.05) while true do end`,
+	"task":  `spawn(function() while true do end end) sleep(0.05) while true do sleep(1) end`,
+	"pcall": `sleep(0.05) while true do pcall(function() while true do end end) end`,
+	"calls": `sleep(0.05) local n = 0 while true do n = n + #hex("x") end`,
+}
+
+// TestSignalsEndBusySessions: SIGINT, SIGTERM and SIGHUP end a script, a
+// -e chunk and a piped session promptly whatever Lua is doing, with exit
+// status 128+signal and no Go trace.
+func TestSignalsEndBusySessions(t *testing.T) {
 	dir := t.TempDir()
-	script := filepath.Join(dir, "server.lua")
-	rec := filepath.Join(dir, "rec.lua")
-	src := `
-local l = socket("inet", "stream")
-bind(l, "127.0.0.1:0")
-listen(l)
-local c = socket("inet", "stream")
-connect(c, getsockname(l))
-local a = accept(l)
-send(c, "before the signal\n")
-expect(recv(a), "before the signal\n")
-print("ready")
-accept(l, 30) -- waits until the signal
-`
-	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
+	for name, src := range busyLoops {
+		script := filepath.Join(dir, name+".lua")
+		if err := os.WriteFile(script, []byte(src+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range []string{"script", "chunk", "piped"} {
+			for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+				t.Run(name+"/"+mode+"/"+sig.String(), func(t *testing.T) {
+					t.Parallel()
+					var cmd *exec.Cmd
+					switch mode {
+					case "script":
+						cmd = exec.Command("sockshell", script)
+					case "chunk":
+						cmd = exec.Command("sockshell", "-e", src)
+					case "piped":
+						cmd = exec.Command("sockshell")
+						cmd.Stdin = strings.NewReader(src + "\n")
+					}
+					endsOnSignal(t, cmd, sig)
+				})
+			}
+		}
 	}
-	cmd := exec.Command("sockshell", "--record", rec, script)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// endsOnSignal starts cmd, lets it get busy, sends sig and checks that it
+// ends soon with 128+sig and says nothing of Go.
+func endsOnSignal(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) string {
+	t.Helper()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	if _, err := out.Read(buf); err != nil || string(buf) != "ready\n" {
-		t.Fatalf("the script did not get ready: %q, %v", buf, err)
-	}
-	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	time.Sleep(400 * time.Millisecond) // past the first wait, into the loop
+	start := time.Now()
+	cmd.Process.Signal(sig)
+	var err error
 	select {
-	case <-done:
+	case err = <-done:
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("sockshell did not stop on %v", sig)
+		<-done
+		t.Fatalf("still running 10 s after %v", sig)
 	}
+	t.Logf("ended %v after %v", time.Since(start).Round(time.Millisecond), sig)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(sig) {
+		t.Errorf("after %v: %v; want exit status %d", sig, err, 128+int(sig))
+	}
+	for _, s := range []string{"goroutine ", "panic", ".go:"} {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("output mentions %q:\n%s", s, out.String())
+		}
+	}
+	return out.String()
+}
+
+// TestSignalFinishesRecording: a recorded script killed by SIGTERM while
+// computing still ends its recording with the closing line.
+func TestSignalFinishesRecording(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.lua")
+	cmd := exec.Command("sockshell", "--record", rec, "-e", `local s = socket("inet", "dgram") sleep(0.05) while true do end`)
+	endsOnSignal(t, cmd, syscall.SIGTERM)
 	b, err := os.ReadFile(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
-}
-
-// TestKill9KeepsTheRecording: everything done before kill -9 is in the
-// recording, and the recording replays.
-func TestKill9KeepsTheRecording(t *testing.T) {
-	rec := recordUntilKilled(t, syscall.SIGKILL)
-	for _, want := range []string{"strict(true)", `send(fd4, "before the signal\n")`, `expect(recvn(fd5, 18), "before the signal\n")`} {
-		if !strings.Contains(rec, want) {
-			t.Errorf("recording lacks %q:\n%s", want, rec)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "rec.lua")
-	os.WriteFile(path, []byte(rec), 0o644)
-	if out, err := exec.Command("sockshell", path).CombinedOutput(); err != nil {
-		t.Errorf("the recording cut by kill -9 does not replay: %v\n%s\n%s", err, out, rec)
+	if !strings.Contains(string(b), `socket("inet", "dgram")`) || !strings.Contains(string(b), "-- end of recording") {
+		t.Errorf("the recording is not finished:\n%s", b)
 	}
 }
 
-// TestTermAndHupFinishTheRecording: SIGTERM and SIGHUP end the session
-// cleanly: the recording gets its closing line.
-func TestTermAndHupFinishTheRecording(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
-		rec := recordUntilKilled(t, sig)
-		if !strings.Contains(rec, "-- end of recording") {
-			t.Errorf("after %v the recording has no closing line:\n%s", sig, rec)
-		}
-	}
+// TestQuitSignal: Ctrl-\ (SIGQUIT) ends a waiting session like SIGTERM,
+// with no dump of goroutines.
+func TestQuitSignal(t *testing.T) {
+	cmd := exec.Command("sockshell", "-e", `local s = socket("inet", "dgram") bind(s, "127.0.0.1:0") recvfrom(s, 10, 60)`)
+	endsOnSignal(t, cmd, syscall.SIGQUIT)
 }
