@@ -33,7 +33,7 @@ type terminal struct {
 	err  error // the exit, once done is closed
 }
 
-func startTerminal(t *testing.T, home string) *terminal {
+func startTerminal(t *testing.T, home string, args ...string) *terminal {
 	t.Helper()
 	if p, tty, err := pty.Open(); err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
@@ -41,7 +41,7 @@ func startTerminal(t *testing.T, home string) *terminal {
 		p.Close()
 		tty.Close()
 	}
-	cmd := exec.Command("sockshell")
+	cmd := exec.Command("sockshell", args...)
 	cmd.Env = append(os.Environ(), "HOME="+home, "TERM=xterm")
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
 	if err != nil {
