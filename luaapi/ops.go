@@ -583,7 +583,13 @@ func (rt *Runtime) waitHere(w *waitReq) []lua.LValue {
 				return w.fail(err.(unix.Errno), "")
 			}
 		case waitSleep:
-			time.Sleep(time.Until(w.deadline))
+			tm := time.NewTimer(time.Until(w.deadline))
+			select {
+			case <-tm.C:
+			case <-rt.ctx().Done():
+				tm.Stop()
+				return w.fail(unix.EINTR, "interrupted")
+			}
 			return rt.timedOut(w)
 		default:
 			return w.fail(unix.EDEADLK, "cannot wait for a task outside a task")

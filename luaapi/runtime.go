@@ -178,8 +178,17 @@ func (rt *Runtime) IsText(s lua.LString) bool { return rt.text != "" && s == rt.
 
 func (rt *Runtime) errOut() io.Writer { return rt.err }
 
-// ctx is the context of calls that wait outside any task.
-func (rt *Runtime) ctx() context.Context { return context.Background() }
+// ctx is the context of a call that waits where it is (outside any task,
+// or where gopher-lua cannot yield): the running task's, which Abort
+// cancels, so that Ctrl-C stops such a wait too.
+func (rt *Runtime) ctx() context.Context {
+	if t := rt.s.cur; t != nil && t.th != nil {
+		if ctx := t.th.Context(); ctx != nil {
+			return ctx
+		}
+	}
+	return context.Background()
+}
 
 // SetRecorder starts (or, with nil, stops) reporting calls to r.
 func (rt *Runtime) SetRecorder(r Recorder) { rt.rec = r }

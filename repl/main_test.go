@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 
 // newRuntime returns a runtime as piped input gets it (10 s default
 // timeout), closed when the test ends.
-func newRuntime(t *testing.T) (*luaapi.Runtime, *bytes.Buffer) {
+func newRuntime(t testing.TB) (*luaapi.Runtime, *bytes.Buffer) {
 	t.Helper()
 	var out bytes.Buffer
 	rt, err := luaapi.New(luaapi.Config{Stdout: &out, Stderr: &out, DefaultTimeout: 10 * time.Second})
@@ -31,7 +31,7 @@ func newRuntime(t *testing.T) (*luaapi.Runtime, *bytes.Buffer) {
 
 // shell runs input through a shell on rt and returns what it printed and
 // its exit status.
-func shell(t *testing.T, rt *luaapi.Runtime, out *bytes.Buffer, input string) (string, int) {
+func shell(t testing.TB, rt *luaapi.Runtime, out *bytes.Buffer, input string) (string, int) {
 	t.Helper()
 	out.Reset()
 	status := New(rt, Config{In: strings.NewReader(input), Out: out, Err: out}).Run()

@@ -106,3 +106,19 @@ func TestTerminalAfterScript(t *testing.T) {
 		t.Fatalf("still running after Ctrl-D")
 	}
 }
+
+// TestTerminalInterruptsWaitInPlace: a wait where gopher-lua cannot yield
+// (inside a metamethod) waits in place, and Ctrl-C stops it too.
+func TestTerminalInterruptsWaitInPlace(t *testing.T) {
+	term := startTerminal(t, t.TempDir())
+	term.expect(prompt)
+	term.send(`t = setmetatable({}, {__index = function(t, k) sleep(600) return k end})` + "\r")
+	term.expect(prompt)
+	term.send("t.x\r")
+	time.Sleep(300 * time.Millisecond)
+	term.send("\x03")
+	term.expect(`error: interrupted\r\n`)
+	term.expect(prompt)
+	term.send("1 + 1\r")
+	term.expect(`\r\n2\r\n`)
+}
