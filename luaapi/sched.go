@@ -12,6 +12,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"golang.org/x/sys/unix"
 
+	"sockshell/internal/lowfd"
 	"sockshell/sock"
 )
 
@@ -230,13 +231,13 @@ func (s *scheduler) init() error {
 	if err != nil {
 		return err
 	}
-	ep = sock.Private(ep)
+	ep = lowfd.Private(ep)
 	w, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(ep)
 		return err
 	}
-	w = sock.Private(w)
+	w = lowfd.Private(w)
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, w, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(w)}); err != nil {
 		unix.Close(ep)
 		unix.Close(w)

@@ -18,8 +18,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"sockshell/internal/lowfd"
 	"sockshell/luaapi"
-	"sockshell/sock"
 )
 
 // location is the FILE:LINE: a Lua error starts with.
@@ -86,7 +86,7 @@ func (sh *Shell) Run() int {
 	var err error
 	if sh.cfg.Terminal {
 		// readline keeps the history file open: out of the sockets' way.
-		sock.KeepLowFDs(func() { sh.ed, err = newLineEditor(sh.cfg, sh.complete) })
+		lowfd.KeepLowFDs(func() { sh.ed, err = newLineEditor(sh.cfg, sh.complete) })
 	} else {
 		sh.ed = newPlainReader(sh.cfg.In)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"sockshell/internal/lowfd"
 	"sockshell/sock"
 )
 
@@ -146,13 +147,13 @@ func TestAllow(t *testing.T) {
 func TestKeepLowFDs(t *testing.T) {
 	tab := newTable(t)
 	var inside int
-	sock.KeepLowFDs(func() {
+	lowfd.KeepLowFDs(func() {
 		inside = socket(t, tab, "inet", "dgram")
 	})
-	if inside < sock.FirstPrivateFD {
-		t.Errorf("socket opened inside KeepLowFDs got fd %d, want >= %d", inside, sock.FirstPrivateFD)
+	if inside < lowfd.FirstPrivateFD {
+		t.Errorf("socket opened inside KeepLowFDs got fd %d, want >= %d", inside, lowfd.FirstPrivateFD)
 	}
-	if outside := socket(t, tab, "inet", "dgram"); outside >= sock.FirstPrivateFD {
+	if outside := socket(t, tab, "inet", "dgram"); outside >= lowfd.FirstPrivateFD {
 		t.Errorf("socket opened afterwards got fd %d, want a low one", outside)
 	}
 }

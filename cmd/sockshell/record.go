@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"sockshell/internal/lowfd"
 	"sockshell/luaapi"
 	"sockshell/record"
-	"sockshell/sock"
 )
 
 // recording connects the runtime's calls to a record.Writer on a file.
@@ -61,7 +61,7 @@ func (r *recording) start(file string) error {
 	if err != nil {
 		return fmt.Errorf("record: %s: %w", file, err)
 	}
-	f := os.NewFile(uintptr(sock.Private(fd)), file)
+	f := os.NewFile(uintptr(lowfd.Private(fd)), file)
 	w, err := record.NewWriter(f, record.Header{Time: time.Now().UTC(), Version: version, Command: r.command})
 	if err != nil {
 		f.Close()

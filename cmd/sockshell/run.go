@@ -7,16 +7,14 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"golang.org/x/sys/unix"
 
+	"sockshell/internal/lowfd"
 	"sockshell/luaapi"
 	"sockshell/repl"
-	"sockshell/sock"
 )
 
 // version is sockshell's version, printed by --version and written into
@@ -147,12 +145,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		}
 	}
 	rt.OnRecord = rec.toggle
-	setArgs(rt.L, o)
+	rt.SetArgs(o.script, o.args)
 
 	for _, chunk := range o.chunks {
-		status = runMain(rt, stderr, rec, func() string { return chunk + "\n" }, func() (*lua.LFunction, error) {
+		status = rt.RunMain(func() string { return chunk + "\n" }, func() (*lua.LFunction, error) {
 			return rt.Load(chunk, "(command line)")
-		})
+		}, rec.abandon)
 		if status != 0 {
 			break
 		}
@@ -162,8 +160,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		// name its last line): opening a file starts Go's poller, whose
 		// descriptors should not land among the sockets.
 		src := func() string { b, _ := os.ReadFile(o.script); return string(b) }
-		reserveLowFDs() // before LoadFile opens the script, which starts Go's poller
-		status = runMain(rt, stderr, rec, src, func() (*lua.LFunction, error) { return rt.LoadFile(o.script) })
+		lowfd.ReservePoller() // before LoadFile opens the script, which starts Go's poller
+		status = rt.RunMain(src, func() (*lua.LFunction, error) { return rt.LoadFile(o.script) }, rec.abandon)
 	}
 	if status != 0 && o.interactive {
 		return status
@@ -175,7 +173,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	if terminal && o.timeout == "" {
 		rt.SetDefaultTimeout(0)
 	}
-	reserveLowFDs()
+	lowfd.ReservePoller()
 	sh := repl.New(rt, repl.Config{In: stdin, Out: stdout, Err: stderr, Terminal: terminal,
 		OutTerminal: isTerminal(stdout), HistoryFile: historyFile(terminal), Abandon: rec.abandon})
 	if st := sh.Run(); st != 0 {
@@ -191,78 +189,6 @@ func historyFile(terminal bool) string {
 	return repl.DefaultHistoryFile()
 }
 
-// setArgs gives the script Lua's arg table: arg[0] the script, arg[1..]
-// its arguments, arg[-1] the program.
-func setArgs(L *lua.LState, o *options) {
-	t := L.NewTable()
-	t.RawSetInt(-1, lua.LString("sockshell"))
-	t.RawSetInt(0, lua.LString(o.script))
-	for i, a := range o.args {
-		t.RawSetInt(i+1, lua.LString(a))
-	}
-	L.SetGlobal("arg", t)
-}
-
-// runMain runs a chunk or script as the main task. When it ends, the other
-// tasks are cancelled. A Lua error prints FILE:LINE: message and gives 1.
-func runMain(rt *luaapi.Runtime, stderr io.Writer, rec *recording, src func() string, load func() (*lua.LFunction, error)) int {
-	fn, err := load()
-	if err != nil {
-		msg := luaapi.SyntaxErrorText(err, strings.Count(src(), "\n"))
-		if msg == strings.TrimSpace(luaapi.ErrorText(err)) { // not a syntax error: say who speaks
-			msg = "sockshell: " + msg
-		}
-		fmt.Fprintln(stderr, msg)
-		return 1
-	}
-	var args []lua.LValue
-	if a, ok := rt.L.GetGlobal("arg").(*lua.LTable); ok {
-		for i := 1; i <= a.Len(); i++ {
-			args = append(args, a.RawGetInt(i))
-		}
-	}
-	main := rt.Spawn("main", fn, args...)
-	interrupted := 0
-	// Signals end the script cleanly (sockets closed, recording finished).
-	// Watching them costs a thread and about a millisecond, so a script
-	// starts watching when it first waits; until then a signal ends the
-	// process at once, which the kernel cleans up after as well — unless
-	// the session is being recorded. A script computing without waiting
-	// cannot take a signal: after a grace period the process ends (the
-	// recording finished first).
-	stop := func() {}
-	watch := func() {
-		reserveLowFDs()
-		stop = rt.WatchSignals(func(sig syscall.Signal) {
-			interrupted = 128 + int(sig)
-			rt.Cancel(main, false)
-		}, func(sig syscall.Signal, tries int) {
-			rec.abandon(128 + int(sig))
-		})
-	}
-	if rt.Recording() {
-		watch()
-	} else {
-		rt.BeforeWait = watch
-	}
-	rt.RunUntil(main.Done)
-	rt.BeforeWait = nil
-	stop()
-	for _, t := range rt.Tasks() {
-		rt.Cancel(t, false)
-	}
-	switch {
-	case interrupted != 0:
-		return interrupted
-	case main.Err() != "":
-		fmt.Fprintln(stderr, main.Err())
-		return 1
-	case rt.FailedTasks() > 0:
-		return 1
-	}
-	return 0
-}
-
 func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	if !ok {
@@ -273,18 +199,3 @@ func isTerminal(r any) bool {
 }
 
 var errNoRecord = fmt.Errorf("not recording (%w)", unix.EINVAL)
-
-var reserveOnce sync.Once
-
-// reserveLowFDs makes the Go runtime's network poller take its descriptors
-// now, above the numbers kept for the session's sockets.
-func reserveLowFDs() {
-	reserveOnce.Do(func() {
-		sock.KeepLowFDs(func() {
-			if r, w, err := os.Pipe(); err == nil { // a pollable file starts the poller
-				r.Close()
-				w.Close()
-			}
-		})
-	})
-}

@@ -1,6 +1,16 @@
-package sock
+// Package lowfd keeps the low descriptor numbers for a session's sockets:
+// descriptors sockshell opens for itself are moved out of their way. It
+// knows nothing of sockets or Lua, and its functions are safe for
+// concurrent use, though KeepLowFDs is meant for start-up, when nothing
+// else opens descriptors.
+package lowfd
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
 
 // The descriptor numbers below FirstPrivateFD are kept for the session's
 // sockets, so that a session's first socket is fd 3, as in every socket
@@ -45,4 +55,21 @@ func KeepLowFDs(fn func()) {
 		}
 	}()
 	fn()
+}
+
+var pollerOnce sync.Once
+
+// ReservePoller makes the Go runtime's network poller take its
+// descriptors now, above the numbers kept for the session's sockets: it
+// starts the first time a pollable file is opened (a script, the shell's
+// terminal, a pipe), and would otherwise take the lowest free numbers.
+func ReservePoller() {
+	pollerOnce.Do(func() {
+		KeepLowFDs(func() {
+			if r, w, err := os.Pipe(); err == nil { // a pollable file starts the poller
+				r.Close()
+				w.Close()
+			}
+		})
+	})
 }
