@@ -1,5 +1,5 @@
 // Command bench is sockshell's benchmark suite: it measures sockshell side by
-// side with the programs DESIGN.md §6 compares it to (C, LuaSocket on PUC Lua
+// side with the programs docs/DESIGN.md (Performance) compares it to (C, LuaSocket on PUC Lua
 // 5.1, Python, socat, lua5.1 start-up) and prints medians, ratios and
 // PASS/MISS per target.
 //

@@ -90,7 +90,7 @@ type section struct {
 	skipped string // the whole benchmark was skipped, and why
 }
 
-// target is one of DESIGN.md §6's targets and how this run did on it.
+// target is one of docs/DESIGN.md (Performance)'s targets and how this run did on it.
 type target struct {
 	what   string // "sockshell/C loop time <= 1.15"
 	value  string // "1.08"
