@@ -164,7 +164,7 @@ func (rt *Runtime) sendOnce(fd int, data string) ([]lua.LValue, error) {
 	if err != nil {
 		return failed(err)
 	}
-	return rt.ret1(count(n)), nil
+	return rt.ret1(rt.box.count(n)), nil
 }
 
 func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -190,7 +190,7 @@ func (rt *Runtime) recvOnce(fd, max int) ([]lua.LValue, error) {
 	case err != nil:
 		return failed(err)
 	case len(b) == 1: // reading a byte at a time is common: no allocation
-		return rt.ret1(oneByte(b[0])), nil
+		return rt.ret1(rt.box.oneByte(b[0])), nil
 	}
 	return rt.ret1(lua.LString(b)), nil
 }
@@ -224,7 +224,7 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 		case errno != 0:
 			return push(L, failure(&sock.Error{Op: "send", FD: fd, Err: errno}))
 		}
-		L.Push(count(n))
+		L.Push(rt.box.count(n))
 		return 1
 	}
 }
@@ -256,7 +256,7 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		case errno != 0:
 			return push(L, failure(&sock.Error{Op: "recv", FD: fd, Err: errno}))
 		case len(b) == 1:
-			L.Push(oneByte(b[0]))
+			L.Push(rt.box.oneByte(b[0]))
 		default:
 			L.Push(lua.LString(b))
 		}
@@ -617,27 +617,31 @@ func (rt *Runtime) okOr(err error) []lua.LValue {
 	return rt.ret1(lua.LTrue)
 }
 
-// byteStrings holds the one-byte Lua strings, each boxed on first use.
-var byteStrings [256]lua.LValue
-
-func oneByte(c byte) lua.LValue {
-	if byteStrings[c] == nil {
-		byteStrings[c] = lua.LString([]byte{c})
-	}
-	return byteStrings[c]
+// boxes holds Lua values that hot paths return, each boxed the first
+// time it is needed, so that returning it costs no allocation: the
+// one-byte strings and small byte counts. Each Runtime has its own (a
+// Runtime is used from one goroutine; a package-level cache would be
+// shared by all).
+type boxes struct {
+	bytes  [256]lua.LValue
+	counts [1025]lua.LValue
 }
 
-// smallCounts holds the Lua values of small byte counts, each boxed the
-// first time it is needed: a send's result then costs no allocation.
-var smallCounts [1025]lua.LValue
+// oneByte is the Lua string of one byte.
+func (b *boxes) oneByte(c byte) lua.LValue {
+	if b.bytes[c] == nil {
+		b.bytes[c] = lua.LString([]byte{c})
+	}
+	return b.bytes[c]
+}
 
 // count is the Lua value of a byte count.
-func count(n int) lua.LValue {
-	if n < 0 || n >= len(smallCounts) {
+func (b *boxes) count(n int) lua.LValue {
+	if n < 0 || n >= len(b.counts) {
 		return lua.LNumber(n)
 	}
-	if smallCounts[n] == nil {
-		smallCounts[n] = lua.LNumber(n)
+	if b.counts[n] == nil {
+		b.counts[n] = lua.LNumber(n)
 	}
-	return smallCounts[n]
+	return b.counts[n]
 }

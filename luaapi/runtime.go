@@ -65,6 +65,7 @@ type Runtime struct {
 	raw         *lua.LTable // what the prelude wraps, until it has run
 	globalsMeta *lua.LTable
 	rets        [3]lua.LValue // results of the call being made: no allocation
+	box         boxes
 	watch       *watcher
 	caller      *lua.LFunction     // see callWrapper
 	text        lua.LString        // see IsText
