@@ -229,7 +229,7 @@ func Help(name string) string {
 	var b strings.Builder
 	if name == "" {
 		b.WriteString("Commands (also Lua functions of the same name; any other line is Lua):\n")
-		for _, s := range Specs {
+		for _, s := range specs {
 			fmt.Fprintf(&b, "  %-44s %s\n", s.Usage(), s.Doc)
 		}
 		b.WriteString("  exit, quit                                   close every socket and leave (or Ctrl-D)\n")
@@ -305,7 +305,7 @@ func (s *Spec) Signature() string {
 func Reference() string {
 	var b strings.Builder
 	b.WriteString("| function | what it does | returns | on failure |\n|---|---|---|---|\n")
-	for _, s := range Specs {
+	for _, s := range specs {
 		fail := "raises on a bad argument"
 		if s.checked {
 			fail = "`nil, msg, code`"
@@ -361,8 +361,8 @@ func Nearest(word string) string {
 }
 
 func commandNames() []string {
-	names := make([]string, len(Specs))
-	for i, s := range Specs {
+	names := make([]string, len(specs))
+	for i, s := range specs {
 		names[i] = s.Name
 	}
 	return names

@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"slices"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -9,15 +10,29 @@ import (
 	"sockshell/sock"
 )
 
-// Specs is every operation of sockshell, in the order help lists them.
-var Specs []*Spec
+// specs is every operation of sockshell, in the order help lists them,
+// and specIndex finds one by name. They are made by the package's one
+// init, which runs after every package-level variable (the lists of specs)
+// has its value, whatever the files are called; a variable initialized
+// from the lists instead would be an initialization cycle, since help
+// reads specs.
+var (
+	specs     []*Spec
+	specIndex map[string]*Spec
+)
 
 func init() {
-	Specs = append(Specs, socketOps...)
-	Specs = append(Specs, framingOps...)
-	Specs = append(Specs, taskOps...)
-	Specs = append(Specs, helperOps...)
+	specs = slices.Concat(socketOps, framingOps, taskOps, helperOps)
+	specIndex = make(map[string]*Spec, len(specs))
+	for _, s := range specs {
+		specIndex[s.Name] = s
+	}
 }
+
+// Specs returns every operation of sockshell, in the order help lists
+// them. The slice is the caller's; the specs are shared and must not be
+// changed.
+func Specs() []*Spec { return slices.Clone(specs) }
 
 var socketOps = []*Spec{
 	{Name: "socket", Params: params(p("domain", KDomain), p("type", KType)), Results: results(KFD),

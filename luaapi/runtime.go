@@ -116,7 +116,7 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		return 0
 	}))
-	for _, s := range Specs {
+	for _, s := range specs {
 		if s.run == nil {
 			continue // defined by the prelude
 		}
@@ -271,7 +271,7 @@ func (rt *Runtime) loadPrelude(L *lua.LState) error {
 		return err
 	}
 	checked := L.NewTable()
-	for _, s := range Specs {
+	for _, s := range specs {
 		if s.checked {
 			checked.Append(lua.LString(s.Name))
 		}

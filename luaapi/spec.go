@@ -92,14 +92,6 @@ func Lookup(name string) (*Spec, bool) {
 	return s, ok
 }
 
-var specIndex = map[string]*Spec{}
-
-func init() {
-	for _, s := range Specs {
-		specIndex[s.Name] = s
-	}
-}
-
 func p(name string, k Kind) Param        { return Param{Name: name, Kind: k} }
 func opt(name string, k Kind) Param      { return Param{Name: name, Kind: k, Optional: true} }
 func results(ks ...Kind) []Kind          { return ks }

@@ -13,7 +13,7 @@ import (
 
 func TestSpecsDeclared(t *testing.T) {
 	seen := map[string]bool{}
-	for _, s := range Specs {
+	for _, s := range specs {
 		if seen[s.Name] {
 			t.Errorf("%s declared twice", s.Name)
 		}
@@ -45,7 +45,7 @@ func TestSpecsDeclared(t *testing.T) {
 func TestSpecsAreLuaFunctions(t *testing.T) {
 	for _, sandbox := range []bool{false, true} {
 		s := newSession(t, Config{Sandbox: sandbox})
-		for _, sp := range Specs {
+		for _, sp := range specs {
 			if _, ok := s.rt.L.GetGlobal(sp.Name).(*lua.LFunction); !ok {
 				t.Errorf("sandbox=%v: %s is not a Lua function", sandbox, sp.Name)
 			}
@@ -55,7 +55,7 @@ func TestSpecsAreLuaFunctions(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	all := Help("")
-	for _, s := range Specs {
+	for _, s := range specs {
 		if !strings.Contains(all, s.Usage()) || !strings.Contains(all, s.Doc) {
 			t.Errorf("Help() lacks %s: %q / %q", s.Name, s.Usage(), s.Doc)
 		}
@@ -181,7 +181,7 @@ func goodValue(s *Spec, p Param) string {
 // parameter's place (the others valid): each call raises an error or
 // returns nil, msg, code — never a Go panic turned error, never a crash.
 func TestBadArguments(t *testing.T) {
-	for _, sp := range Specs {
+	for _, sp := range specs {
 		t.Run(sp.Name, func(t *testing.T) {
 			s := newSession(t, Config{DefaultTimeout: 50 * time.Millisecond})
 			var calls []string

@@ -94,7 +94,7 @@ func (sh *Shell) complete(line []rune, pos int) ([][]rune, int) {
 			prefix = fields[0]
 		}
 		names := []string{"fds", "exit"}
-		for _, s := range luaapi.Specs {
+		for _, s := range luaapi.Specs() {
 			names = append(names, s.Name)
 		}
 		return candidates(names, prefix)
@@ -139,7 +139,7 @@ func (sh *Shell) complete(line []rune, pos int) ([][]rune, int) {
 		opts = sock.FrameHeaders
 	case luaapi.KName:
 		if s.Name == "help" {
-			for _, sp := range luaapi.Specs {
+			for _, sp := range luaapi.Specs() {
 				opts = append(opts, sp.Name)
 			}
 		}

@@ -142,7 +142,7 @@ func malformedLine(r *rand.Rand) (line string, mustFail bool) {
 		}
 		return string(b)
 	}
-	specs := luaapi.Specs
+	specs := luaapi.Specs()
 	switch r.Intn(6) {
 	case 0: // random bytes
 		b := make([]byte, 1+r.Intn(40))

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,10 +15,10 @@ import (
 // busyLoops are Lua that computes without ever waiting again, after one
 // wait (which starts a script's signal watch).
 var busyLoops = map[string]string{
-	"loop":  `sleep(0.05) while true do end`,
-	"task":  `spawn(function() while true do end end) sleep(0.05) while true do sleep(1) end`,
-	"pcall": `sleep(0.05) while true do pcall(function() while true do end end) end`,
-	"calls": `sleep(0.05) local n = 0 while true do n = n + #hex("x") end`,
+	"loop":  `sleep(0.05) print("busy") while true do end`,
+	"task":  `spawn(function() print("busy") while true do end end) sleep(0.05) while true do sleep(1) end`,
+	"pcall": `sleep(0.05) print("busy") while true do pcall(function() while true do end end) end`,
+	"calls": `sleep(0.05) print("busy") local n = 0 while true do n = n + #hex("x") end`,
 }
 
 // TestSignalsEndBusySessions: SIGINT, SIGTERM and SIGHUP end a script, a
@@ -55,14 +56,22 @@ func TestSignalsEndBusySessions(t *testing.T) {
 // ends soon with 128+sig and says nothing of Go.
 func endsOnSignal(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) string {
 	t.Helper()
-	var out strings.Builder
+	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	time.Sleep(400 * time.Millisecond) // past the first wait, into the loop
+	// Past the first wait, into the loop.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "busy"); {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("never busy; the output is %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
 	cmd.Process.Signal(sig)
 	var err error
@@ -91,7 +100,7 @@ func endsOnSignal(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) string {
 func TestSignalFinishesRecording(t *testing.T) {
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "rec.lua")
-	cmd := exec.Command("sockshell", "--record", rec, "-e", `local s = socket("inet", "dgram") sleep(0.05) while true do end`)
+	cmd := exec.Command("sockshell", "--record", rec, "-e", `local s = socket("inet", "dgram") sleep(0.05) print("busy") while true do end`)
 	endsOnSignal(t, cmd, syscall.SIGTERM)
 	b, err := os.ReadFile(rec)
 	if err != nil {
@@ -105,6 +114,25 @@ func TestSignalFinishesRecording(t *testing.T) {
 // TestQuitSignal: Ctrl-\ (SIGQUIT) ends a waiting session like SIGTERM,
 // with no dump of goroutines.
 func TestQuitSignal(t *testing.T) {
-	cmd := exec.Command("sockshell", "-e", `local s = socket("inet", "dgram") bind(s, "127.0.0.1:0") recvfrom(s, 10, 60)`)
+	cmd := exec.Command("sockshell", "-e", `local s = socket("inet", "dgram") bind(s, "127.0.0.1:0") sleep(0.01) print("busy") recvfrom(s, 10, 60)`)
 	endsOnSignal(t, cmd, syscall.SIGQUIT)
+}
+
+// syncBuffer is a strings.Builder that a process's output and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
