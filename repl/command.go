@@ -151,7 +151,7 @@ func convert(L *lua.LState, s *luaapi.Spec, prm luaapi.Param, w Word) (lua.LValu
 // printResults prints what a command returned, by the kinds of its results.
 func printResults(w io.Writer, c *Command, res []lua.LValue) {
 	s := c.Spec
-	if len(res) == 3 && res[0] == lua.LNil {
+	if len(res) >= 3 && res[0] == lua.LNil {
 		fmt.Fprintf(w, "error: %s\n", res[1].String())
 		return
 	}
