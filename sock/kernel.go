@@ -84,7 +84,10 @@ func (t *Table) Info(fd int) (Info, error) {
 	if n, err := unix.IoctlGetInt(fd, unix.SIOCINQ); err == nil {
 		in.RecvQ = n
 	}
-	if n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ); err == nil {
+	if n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ); err == nil && in.TCPState != "CLOSE" {
+		// (A TCP socket in CLOSE has no send queue: the kernel purged it.
+		// SIOCOUTQ's difference of sequence numbers is stale there — 3
+		// after a refused connect — and ss does not list the socket.)
 		in.SendQ = n
 	}
 	return in, nil
