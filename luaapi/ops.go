@@ -69,7 +69,7 @@ var socketOps = []*Spec{
 		Doc: "bound every waiting call on FD to SECONDS (0: never wait; off or -1: back to the session default)", Returns: "true",
 		recorded: true, checked: true, run: runSettimeout},
 	{Name: "nonblock", Params: params(p("fd", KFD), p("on", KOnOff)), Results: results(KOK),
-		Doc: "on: calls on FD return EAGAIN at once instead of waiting", Returns: "true",
+		Doc: "on: calls on FD give the kernel's non-blocking answers at once (EAGAIN, EINPROGRESS, part of a send) instead of waiting", Returns: "true",
 		recorded: true, checked: true, run: runNonblock},
 	{Name: "timeout", Params: params(opt("seconds", KSeconds)), Results: results(KNum),
 		Doc: "set the session default timeout (0: none); without SECONDS show it", Returns: "the default timeout in seconds (0: none)",
