@@ -13,7 +13,7 @@ import (
 // Python's or C's does), not after the first partial write; the fast path
 // and the generic function alike.
 func TestSendQueuesAll(t *testing.T) {
-	for _, call := range []string{"send(c, data)", "send(c, data, 30)"} {
+	for _, call := range []string{"send(c, data)", "send(c, data, 30)", "sendto(c, data, getpeername(c))"} {
 		t.Run(call, func(t *testing.T) {
 			res := runOK(t, pair+`
 local data = string.rep("0123456789abcdef", 8 * 1024 * 1024 / 16)

@@ -385,7 +385,7 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		return sendFailure(wouldBlock("sendto", fd), 0), nil
 	case err != nil && err != unix.EAGAIN:
 		return sendFailure(err, 0), nil
-	case e.Type == unix.SOCK_STREAM && n < len(data) && !e.Nonblock:
+	case e.Type == unix.SOCK_STREAM && !e.Nonblock && (err == unix.EAGAIN || n < len(data)):
 		// A blocking sendto on a stream returns when every byte is
 		// queued; the address is not used there.
 		s := &sending{rt: rt, op: "sendto", fd: fd, data: data, off: n}
