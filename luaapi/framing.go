@@ -21,10 +21,10 @@ var framingOps = []*Spec{
 		Doc: `receive a line; the "\n" (and a "\r" before it) is dropped`, Returns: `the line; nil, msg, "EOF" if the stream ends first`,
 		recorded: true, checked: true, run: runRecvLine},
 	{Name: "sendline", Params: params(p("fd", KFD), p("data", KData), opt("timeout", KSeconds)), Results: results(KInt),
-		Doc: `send DATA and "\n", all of it`, Returns: "the number of bytes sent",
+		Doc: `send DATA and "\n", all of it`, Returns: "the number of bytes sent; failing, a 4th value: the bytes that went",
 		recorded: true, checked: true, run: runSendLine},
 	{Name: "sendframe", Params: params(p("fd", KFD), p("data", KData), opt("header", KHeader), opt("timeout", KSeconds)), Results: results(KInt),
-		Doc: "send DATA after its length (HEADER u8|u16be|u32be|u16le|u32le, default u32be)", Returns: "the number of bytes sent, header included",
+		Doc: "send DATA after its length (HEADER u8|u16be|u32be|u16le|u32le, default u32be)", Returns: "the number of bytes sent, header included; failing, a 4th value: the bytes that went",
 		recorded: true, checked: true, run: runSendFrame},
 	{Name: "recvframe", Params: params(p("fd", KFD), opt("header", KHeader), opt("timeout", KSeconds)), Results: results(KData),
 		Doc: "receive one length-prefixed frame (HEADER as for sendframe)", Returns: `the payload; nil, msg, "EOF" if the stream ends first`,
@@ -124,21 +124,4 @@ func renamed(err error, op string) error {
 		return &c
 	}
 	return err
-}
-
-// sendAll sends all of data, waiting for buffer space as often as needed
-// within one deadline.
-func (rt *Runtime) sendAll(op string, fd int, data string, timeout time.Duration) ([]lua.LValue, *waitReq) {
-	off := 0
-	try := func() ([]lua.LValue, error) {
-		for off < len(data) {
-			n, err := rt.Table.Send(fd, data[off:])
-			if err != nil {
-				return failed(renamed(err, op))
-			}
-			off += n
-		}
-		return vals(lua.LNumber(len(data))), nil
-	}
-	return rt.attempt(op, fd, "", unix.EPOLLOUT, timeout, try)
 }

@@ -269,6 +269,8 @@ func Help(name string) string {
 				kind = "on|off"
 			case o.Name == "linger":
 				kind = "seconds"
+			case o.Name == "error":
+				kind = "errno"
 			}
 			fmt.Fprintf(&b, "    %-10s %-7s %s\n", o.Name, kind, o.Doc)
 		}

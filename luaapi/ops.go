@@ -51,13 +51,13 @@ var socketOps = []*Spec{
 		Doc: "connect to ADDR (stream: the handshake; dgram: set the default peer)", Returns: "true",
 		recorded: true, checked: true, run: runConnect},
 	{Name: "send", Params: params(p("fd", KFD), p("data", KData), opt("timeout", KSeconds)), Results: results(KInt),
-		Doc: "send DATA, waiting while the send buffer is full", Returns: "the number of bytes the kernel took",
+		Doc: "send all of DATA, waiting while the send buffer is full (non-blocking: one try)", Returns: "the number of bytes sent (non-blocking: what the kernel took, maybe part); failing, a 4th value: the bytes that went",
 		recorded: true, checked: true, run: runSend, fast: (*Runtime).fastSend},
 	{Name: "recv", Params: params(p("fd", KFD), opt("max", KInt), opt("timeout", KSeconds)), Results: results(KData),
 		Doc: "receive at most MAX bytes (default 65536), waiting for some", Returns: `the bytes; "" at end of stream`,
 		recorded: true, checked: true, run: runRecv, fast: (*Runtime).fastRecv},
 	{Name: "sendto", Params: params(p("fd", KFD), p("data", KData), p("addr", KAddr)), Results: results(KInt),
-		Doc: "send DATA to ADDR (a datagram)", Returns: "the number of bytes sent",
+		Doc: "send DATA to ADDR (a datagram)", Returns: "the number of bytes sent; failing, a 4th value: the bytes that went",
 		recorded: true, checked: true, run: runSendTo},
 	{Name: "recvfrom", Params: params(p("fd", KFD), opt("max", KInt), opt("timeout", KSeconds)), Results: results(KData, KAddr),
 		Doc: "receive one datagram of at most MAX bytes and its sender", Returns: "the bytes, the sender's address",
@@ -78,13 +78,13 @@ var socketOps = []*Spec{
 		Doc: "set a socket option: reuseaddr, reuseport, nodelay, keepalive, broadcast, v6only, rcvbuf, sndbuf, linger", Returns: "true",
 		recorded: true, checked: true, run: runSetopt},
 	{Name: "getopt", Params: params(p("fd", KFD), p("name", KOption)), Results: results(KAny),
-		Doc: "read a socket option", Returns: "a boolean, or a number (bytes; linger: seconds, -1 off)",
+		Doc: "read a socket option", Returns: "a boolean, or a number (bytes; linger: seconds, -1 off; error: the errno number, 0 for none, and its name)",
 		recorded: true, checked: true, run: runGetopt},
 	{Name: "settimeout", Params: params(p("fd", KFD), p("seconds", KSeconds)), Results: results(KOK),
 		Doc: "bound every waiting call on FD to SECONDS (0: never wait; off or -1: back to the session default)", Returns: "true",
 		recorded: true, checked: true, run: runSettimeout},
 	{Name: "nonblock", Params: params(p("fd", KFD), p("on", KOnOff)), Results: results(KOK),
-		Doc: "on: calls on FD return EAGAIN at once instead of waiting", Returns: "true",
+		Doc: "on: calls on FD give the kernel's non-blocking answers at once (EAGAIN, EINPROGRESS, part of a send) instead of waiting", Returns: "true",
 		recorded: true, checked: true, run: runNonblock},
 	{Name: "timeout", Params: params(opt("seconds", KSeconds)), Results: results(KNum),
 		Doc: "set the session default timeout (0: none); without SECONDS show it", Returns: "the default timeout in seconds (0: none)",
@@ -139,6 +139,11 @@ func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "connect", 1)
 	addr := checkString(L, "connect", 2, "an address")
 	timeout := optTimeout(L, "connect", 3)
+	if e, err := rt.Table.Get("connect", fd); err == nil && e.Nonblock {
+		// The kernel's answer to a non-blocking connect, as it is:
+		// EINPROGRESS, then EALREADY until the handshake ends.
+		return rt.okOr(rt.Table.ConnectNow(fd, addr)), nil
+	}
 	err := rt.Table.Connect(fd, addr)
 	if err != unix.EINPROGRESS {
 		return rt.okOr(err), nil
@@ -160,26 +165,105 @@ func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "send", 1)
 	data := checkString(L, "send", 2, "data (a string)")
-	res, err := rt.sendOnce(fd, data)
+	timeout := optTimeout(L, "send", 3)
+	if e, err := rt.Table.Get("send", fd); err == nil && e.Nonblock {
+		// One send(2), its answer as the kernel gives it: part of data
+		// when the buffer has room for only part, or EAGAIN.
+		n, err := rt.Table.Send(fd, data)
+		if err == unix.EAGAIN {
+			err = wouldBlock("send", fd)
+		}
+		if err != nil {
+			return sendFailure(err, 0), nil
+		}
+		return rt.ret1(rt.box.count(n)), nil
+	}
+	return rt.sendAll("send", fd, data, timeout)
+}
+
+// sendWait goes on with a send whose first attempt took off bytes of
+// data, not all of it: it waits for room in the send buffer.
+func (rt *Runtime) sendWait(L *lua.LState, fd int, data string, off int) ([]lua.LValue, *waitReq) {
+	s := &sending{rt: rt, op: "send", fd: fd, data: data, off: off}
+	return s.wait(optTimeout(L, "send", 3))
+}
+
+// sendAll sends all of data on fd as a blocking send(2) does: it returns
+// only when every byte is queued, waiting for room in the send buffer as
+// often as needed within one deadline. On a non-blocking descriptor a wait
+// fails with EAGAIN instead.
+func (rt *Runtime) sendAll(op string, fd int, data string, timeout time.Duration) ([]lua.LValue, *waitReq) {
+	s := &sending{rt: rt, op: op, fd: fd, data: data}
+	res, err := s.try()
 	if err != unix.EAGAIN {
 		return res, nil
 	}
-	return rt.sendWait(L, fd, data)
+	return s.wait(timeout)
 }
 
-// sendWait is send after an attempt found the send buffer full.
-func (rt *Runtime) sendWait(L *lua.LState, fd int, data string) ([]lua.LValue, *waitReq) {
-	try := func() ([]lua.LValue, error) { return rt.sendOnce(fd, data) }
-	return rt.waitFor("send", fd, "", unix.EPOLLOUT, optTimeout(L, "send", 3), try)
+// sending is a send of all of data under way: off bytes of it went.
+type sending struct {
+	rt     *Runtime
+	op     string
+	fd     int
+	data   string
+	off    int
+	waited bool
 }
 
-// sendOnce is one attempt of send: its results, or unix.EAGAIN.
-func (rt *Runtime) sendOnce(fd int, data string) ([]lua.LValue, error) {
-	n, err := rt.Table.Send(fd, data)
-	if err != nil {
-		return failed(err)
+// try sends what is left: the call's results, or unix.EAGAIN while some
+// of data waits for room.
+func (s *sending) try() ([]lua.LValue, error) {
+	off, err := s.rt.Table.SendRest(s.fd, s.data, s.off)
+	s.off = off
+	switch {
+	case err == nil:
+		return s.rt.ret1(s.rt.box.count(len(s.data))), nil
+	case err == unix.EAGAIN:
+		return nil, err
 	}
-	return rt.ret1(rt.box.count(n)), nil
+	return s.fail(err), nil
+}
+
+// wait makes the wait request for the rest of data.
+func (s *sending) wait(timeout time.Duration) ([]lua.LValue, *waitReq) {
+	if e, err := s.rt.Table.Get(s.op, s.fd); err == nil && e.Nonblock {
+		return s.fail(wouldBlock(s.op, s.fd)), nil
+	}
+	s.waited = true
+	res, w := s.rt.waitFor(s.op, s.fd, "", unix.EPOLLOUT, timeout, s.try)
+	if w != nil {
+		w.failWith = func(errno unix.Errno, detail string) []lua.LValue {
+			return s.fail(&sock.Error{Op: s.op, FD: s.fd, Err: errno, Detail: detail})
+		}
+	}
+	return res, w
+}
+
+// fail gives the results of the send failing with err: nil, the message,
+// the code and the bytes that went. Once it sent some or waited, the
+// message says how many of them went.
+func (s *sending) fail(err error) []lua.LValue {
+	e := &sock.Error{Op: s.op, FD: s.fd, Err: err}
+	if se, ok := err.(*sock.Error); ok {
+		c := *se
+		c.Op, c.Sent, c.Total = s.op, 0, 0
+		e = &c
+	}
+	if s.off > 0 || s.waited {
+		e.Sent, e.Total = s.off, len(s.data)
+	}
+	return sendFailure(e, s.off)
+}
+
+// sendFailure is the results of a send that failed with err after sent
+// bytes of its data went.
+func sendFailure(err error, sent int) []lua.LValue {
+	return []lua.LValue{lua.LNil, lua.LString(errText(err)), lua.LString(sock.Code(err)), lua.LNumber(sent)}
+}
+
+func wouldBlock(op string, fd int) error {
+	return &sock.Error{Op: op, FD: fd, Err: unix.EAGAIN, Detail: "would block (descriptor is non-blocking)"}
 }
 
 func runRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -235,9 +319,15 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 		n, errno := e.SendNow(string(data))
 		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
-			return rt.finishSlow(L, "send", func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data)) })
+			if e.Nonblock {
+				return push(L, sendFailure(wouldBlock("send", fd), 0))
+			}
+			return rt.finishSlow(L, "send", func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), 0) })
 		case errno != 0:
-			return push(L, failure(&sock.Error{Op: "send", FD: fd, Err: errno}))
+			return push(L, sendFailure(&sock.Error{Op: "send", FD: fd, Err: errno}, 0))
+		case n < len(data) && !e.Nonblock:
+			// A blocking send returns when every byte is queued.
+			return rt.finishSlow(L, "send", func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), n) })
 		}
 		L.Push(rt.box.count(n))
 		return 1
@@ -300,14 +390,35 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "sendto", 1)
 	data := checkString(L, "sendto", 2, "data (a string)")
 	addr := checkString(L, "sendto", 3, "an address")
+	e, err := rt.Table.Get("sendto", fd)
+	if err != nil {
+		return sendFailure(err, 0), nil
+	}
+	n, err := rt.Table.SendTo(fd, data, addr)
+	switch {
+	case err == unix.EAGAIN && e.Nonblock:
+		return sendFailure(wouldBlock("sendto", fd), 0), nil
+	case err != nil && err != unix.EAGAIN:
+		return sendFailure(err, 0), nil
+	case e.Type == unix.SOCK_STREAM && !e.Nonblock && (err == unix.EAGAIN || n < len(data)):
+		// A blocking sendto on a stream returns when every byte is
+		// queued; the address is not used there.
+		s := &sending{rt: rt, op: "sendto", fd: fd, data: data, off: n}
+		return s.wait(-1)
+	case err == nil:
+		return vals(rt.box.count(n)), nil
+	}
 	try := func() ([]lua.LValue, error) {
 		n, err := rt.Table.SendTo(fd, data, addr)
-		if err != nil {
-			return failed(err)
+		if err == unix.EAGAIN {
+			return nil, err
 		}
-		return vals(lua.LNumber(n)), nil
+		if err != nil {
+			return sendFailure(err, 0), nil
+		}
+		return vals(rt.box.count(n)), nil
 	}
-	return rt.attempt("sendto", fd, addr, unix.EPOLLOUT, -1, try)
+	return rt.waitFor("sendto", fd, addr, unix.EPOLLOUT, -1, try)
 }
 
 func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -380,8 +491,12 @@ func runGetopt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if err != nil {
 		return failure(err), nil
 	}
-	if o, _ := sock.LookupOption(name); o.Bool {
+	o, _ := sock.LookupOption(name)
+	switch {
+	case o.Bool:
 		return vals(lua.LBool(v != 0)), nil
+	case name == "error" && v != 0:
+		return vals(lua.LNumber(v), lua.LString(sock.Code(unix.Errno(v)))), nil
 	}
 	return vals(lua.LNumber(v)), nil
 }

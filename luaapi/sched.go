@@ -130,6 +130,10 @@ type waitReq struct {
 	seq     int
 	nret    int    // results the caller wants; -1: all
 	fd1     [1]int // fds of a wait on one descriptor, saving an allocation
+	// failWith, if set, makes the call's results when the wait fails
+	// (timeout, interrupt, descriptor closed) instead of fail's default:
+	// a send says how many bytes went.
+	failWith func(errno unix.Errno, detail string) []lua.LValue
 	// once marks a wait that does not come back on its descriptor (a
 	// connect): when it ends with no other task waiting there, the
 	// descriptor leaves epoll. A registered socket costs every packet it
@@ -150,6 +154,9 @@ func (w *waitReq) what() string {
 
 // fail gives the Lua results of the waiting call failing with errno.
 func (w *waitReq) fail(errno unix.Errno, detail string) []lua.LValue {
+	if w.failWith != nil {
+		return w.failWith(errno, detail)
+	}
 	return failure(&sock.Error{Op: w.op, FD: w.fd, Addr: w.addr, Err: errno, Detail: detail})
 }
 

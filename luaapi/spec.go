@@ -178,7 +178,7 @@ func (rt *Runtime) emit(s *Spec, t *Task, args []record.Value, res []lua.LValue)
 	if t != nil && t.report {
 		ev.Task = t.ID // a spawned task; the main task and shell lines are 0
 	}
-	if len(res) == 3 && res[0] == lua.LNil {
+	if len(res) >= 3 && res[0] == lua.LNil {
 		ev.Code, ev.Msg = res[2].String(), res[1].String()
 	} else {
 		for i, v := range res {

@@ -284,7 +284,7 @@ func (sh *Shell) runCommand(name, line string) {
 					return
 				}
 				res := t.Results()
-				if len(res) == 3 && res[0] == lua.LNil {
+				if len(res) >= 3 && res[0] == lua.LNil {
 					sh.failed = true
 				}
 				if len(res) > 0 && res[0] != lua.LNil {

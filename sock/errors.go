@@ -21,6 +21,10 @@ type Error struct {
 	Addr   string // the address involved, if any
 	Err    error  // a unix.Errno, ErrEOF, or another cause
 	Detail string // for EINVAL and the like: what was expected
+	// Sent and Total, when Total > 0, say how much of a send of Total
+	// bytes went before it failed: the bytes the kernel took are gone
+	// to the peer whatever ended the call.
+	Sent, Total int
 }
 
 // Error formats the error as the shell prints it after "error: ":
@@ -36,11 +40,16 @@ func (e *Error) Error() string {
 	s += ": " + Code(e.Err) + ": "
 	switch {
 	case e.Detail != "":
-		return s + e.Detail
+		s += e.Detail
 	case e.Err == nil:
-		return s + "failed"
+		s += "failed"
+	default:
+		s += message(e.Err)
 	}
-	return s + message(e.Err)
+	if e.Total > 0 {
+		s += fmt.Sprintf(" (%d of %d bytes sent)", e.Sent, e.Total)
+	}
+	return s
 }
 
 // Unwrap returns the cause.

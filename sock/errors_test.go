@@ -33,6 +33,8 @@ func TestErrorFormat(t *testing.T) {
 			"wait 6: EIO: something odd"},
 		{&sock.Error{Op: "outer", FD: 7, Err: &sock.Error{Op: "inner", FD: -1, Err: unix.EPIPE, Detail: "the inner detail"}},
 			"outer 7: EPIPE: the inner detail"},
+		{&sock.Error{Op: "send", FD: 4, Err: unix.ETIMEDOUT, Detail: "timed out", Sent: 3919467, Total: 8388608},
+			"send 4: ETIMEDOUT: timed out (3919467 of 8388608 bytes sent)"},
 	} {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)

@@ -646,6 +646,11 @@ func TestOptions(t *testing.T) {
 					t.Errorf("getopt linger after %d: %d %v", v, got, err)
 				}
 			}
+		case o.Name == "error": // SO_ERROR: read only
+			if got, err := tab.GetOpt(fd, o.Name); err != nil || got != 0 {
+				t.Errorf("getopt error: %d %v, want 0", got, err)
+			}
+			wantErr(t, tab.SetOpt(fd, o.Name, 0), "ENOPROTOOPT")
 		default: // buffer sizes: Linux doubles what it is given
 			if err := tab.SetOpt(fd, o.Name, 16384); err != nil {
 				t.Fatal(err)
@@ -657,7 +662,7 @@ func TestOptions(t *testing.T) {
 			wantErr(t, err, "EINVAL", fmt.Sprintf("setopt %d: EINVAL: bad value -1 for %s: expected a size in bytes", fd, o.Name))
 		}
 	}
-	list := "reuseaddr, reuseport, nodelay, keepalive, broadcast, v6only, rcvbuf, sndbuf, linger"
+	list := "reuseaddr, reuseport, nodelay, keepalive, broadcast, v6only, rcvbuf, sndbuf, linger, error"
 	err := tab.SetOpt(fd, "nosuch", 1)
 	wantErr(t, err, "EINVAL", fmt.Sprintf(`setopt %d: EINVAL: unknown option "nosuch": expected one of %s`, fd, list))
 	_, err = tab.GetOpt(fd, "NODELAY")

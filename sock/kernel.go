@@ -23,26 +23,40 @@ type Info struct {
 	Remote   string
 	Sent     int64
 	Received int64
-	// RecvQ is the bytes waiting in the kernel's receive queue (for a
-	// listening TCP socket: the connections waiting to be accepted);
-	// SendQ the bytes in the send queue not yet acknowledged.
+	// RecvQ and SendQ are the kernel's queue figures, as ss shows them
+	// except where noted. A listening socket: the connections waiting to
+	// be accepted, and the backlog. TCP: bytes not yet read (SIOCINQ;
+	// ss counts a received FIN as one more until it is read), and bytes
+	// sent but not yet acknowledged (SIOCOUTQ). UDP: the size of the next
+	// datagram (SIOCINQ; ss shows the memory all of them take), and the
+	// memory of datagrams not yet sent. AF_UNIX: bytes not yet read
+	// (stream) or the next datagram's size (dgram), and the memory the
+	// socket's sent data holds until the peer reads it (SIOCOUTQ: buffer
+	// memory, not a byte count).
 	RecvQ, SendQ int
 	// Buffered is the bytes read from the kernel but not yet returned.
 	Buffered int
 }
 
-// Info returns fd's row, reading addresses and kernel state afresh.
+// Info returns fd's row, reading addresses and kernel state afresh. Where
+// the kernel moved the socket on its own, the API state follows: a
+// handshake completed since a connect that did not wait for it shows
+// connected, and a socket the kernel bound (a UDP socket's first sendto)
+// bound.
 func (t *Table) Info(fd int) (Info, error) {
 	e, err := t.Get("info", fd)
 	if err != nil {
 		return Info{}, err
 	}
 	in := Info{
-		FD: fd, Domain: DomainName(e.Domain), Type: TypeName(e.Type), State: e.State(),
+		FD: fd, Domain: DomainName(e.Domain), Type: TypeName(e.Type),
 		Sent: e.Sent, Received: e.Received, Buffered: len(e.pending),
 	}
 	if sa, err := unix.Getsockname(fd); err == nil {
 		in.Local = FormatAddr(sa)
+		if !e.bound && named(sa) {
+			e.bound = true
+		}
 	}
 	if sa, err := unix.Getpeername(fd); err == nil {
 		in.Remote = FormatAddr(sa)
@@ -55,15 +69,52 @@ func (t *Table) Info(fd int) (Info, error) {
 			in.TCPState = tcpStates[ti.State]
 		}
 	}
-	if ti != nil && in.TCPState == "LISTEN" {
+	if e.connecting && handshakeDone(in.TCPState) {
+		e.connecting, e.connected = false, true
+	}
+	in.State = e.State()
+	switch {
+	case ti != nil && in.TCPState == "LISTEN":
 		in.RecvQ, in.SendQ = int(ti.Unacked), int(ti.Sacked) // accept queue, backlog
+		return in, nil
+	case e.Domain == unix.AF_UNIX && e.listening:
+		in.RecvQ, in.SendQ, _ = unixQueues(fd) // accept queue, backlog
 		return in, nil
 	}
 	if n, err := unix.IoctlGetInt(fd, unix.SIOCINQ); err == nil {
 		in.RecvQ = n
 	}
-	if n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ); err == nil {
+	if n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ); err == nil && in.TCPState != "CLOSE" {
+		// (A TCP socket in CLOSE has no send queue: the kernel purged it.
+		// SIOCOUTQ's difference of sequence numbers is stale there — 3
+		// after a refused connect — and ss does not list the socket.)
 		in.SendQ = n
 	}
 	return in, nil
+}
+
+// handshakeDone reports whether a TCP socket in the kernel's state has
+// finished its handshake (and maybe more since).
+func handshakeDone(state string) bool {
+	switch state {
+	case "", "SYN_SENT", "SYN_RECV", "CLOSE":
+		// CLOSE: the connect failed; the socket stays connecting, as the
+		// kernel's own socket state does, until connect reports why.
+		return false
+	}
+	return true
+}
+
+// named reports whether a local address is a name: a port other than 0,
+// an AF_UNIX path or abstract name.
+func named(sa unix.Sockaddr) bool {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port != 0
+	case *unix.SockaddrInet6:
+		return a.Port != 0
+	case *unix.SockaddrUnix:
+		return a.Name != "" && a.Name != "@" // "@": x/sys/unix's name for an unnamed socket
+	}
+	return false
 }

@@ -26,6 +26,7 @@ var Options = []Option{
 	{"rcvbuf", false, "SO_RCVBUF: receive buffer size in bytes (the kernel doubles it)", unix.SOL_SOCKET, unix.SO_RCVBUF},
 	{"sndbuf", false, "SO_SNDBUF: send buffer size in bytes (the kernel doubles it)", unix.SOL_SOCKET, unix.SO_SNDBUF},
 	{"linger", false, "SO_LINGER: seconds close waits for unsent data; 0 resets (RST); -1 off", unix.SOL_SOCKET, unix.SO_LINGER},
+	{"error", false, "SO_ERROR: the pending error as an errno number, 0 for none (read only; reading clears it)", unix.SOL_SOCKET, unix.SO_ERROR},
 }
 
 // LookupOption finds an option by name.

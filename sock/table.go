@@ -11,6 +11,7 @@
 package sock
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -229,8 +230,31 @@ func (t *Table) Accept(fd int) (int, unix.Sockaddr, error) {
 
 // Connect starts connecting fd to addr. It returns unix.EINPROGRESS
 // (unwrapped) when the connection is under way: wait until fd is writable,
-// then call FinishConnect.
+// then call FinishConnect. That is a blocking connect; ConnectNow is a
+// non-blocking one.
 func (t *Table) Connect(fd int, addr string) error {
+	err := t.ConnectNow(fd, addr)
+	var e *Error
+	if errors.As(err, &e) && e.Detail == "" {
+		switch e.Err {
+		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR, unix.EAGAIN:
+			// EALREADY: a connect is already under way (a non-blocking
+			// one made it); EAGAIN: AF_UNIX, the listener's backlog is
+			// full, which a blocking connect waits out.
+			return unix.EINPROGRESS
+		}
+	}
+	return err
+}
+
+// ConnectNow makes one connect(2) of fd to addr and gives the kernel's
+// answer as a non-blocking connect gets it: nil when connected, else an
+// *Error with its errno — EINPROGRESS (the handshake is under way: wait
+// until fd is writable, then connect again, which gives nil or the
+// failure, or read the error with GetOpt(fd, "error")), EALREADY (still
+// under way), EAGAIN (AF_UNIX: the listener's backlog is full), EISCONN,
+// ECONNREFUSED and the rest.
+func (t *Table) ConnectNow(fd int, addr string) error {
 	e, err := t.Get("connect", fd)
 	if err != nil {
 		return err
@@ -249,11 +273,12 @@ func (t *Table) Connect(fd int, addr string) error {
 		return nil
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 		e.connecting, e.remote = true, sa
-		return unix.EINPROGRESS
 	case unix.EAGAIN:
-		// AF_UNIX: the listener's backlog is full; try again when writable.
 		e.remote = sa
-		return unix.EINPROGRESS
+	case unix.EISCONN:
+		e.connected, e.connecting = true, false
+	default:
+		e.connecting = false // a refusal ends the attempt; the next connect tries again
 	}
 	return &Error{Op: "connect", FD: fd, Addr: addr, Err: err}
 }
@@ -283,9 +308,11 @@ func (t *Table) FinishConnect(fd int, addr string) error {
 	}
 }
 
-// Send writes data to a connected fd. It returns the number of bytes the
-// kernel took, or unix.EAGAIN (unwrapped) when its buffer is full.
-// MSG_NOSIGNAL is always set: a peer that has gone gives EPIPE.
+// Send writes data to a connected fd with one send(2). It returns the
+// number of bytes the kernel took — on a stream, part of data when the send
+// buffer has room for only part — or unix.EAGAIN (unwrapped) when its
+// buffer is full. MSG_NOSIGNAL is always set: a peer that has gone gives
+// EPIPE.
 func (t *Table) Send(fd int, data string) (int, error) {
 	e := t.SendEntry(fd)
 	if e == nil {
@@ -299,6 +326,30 @@ func (t *Table) Send(fd int, data string) (int, error) {
 		return 0, &Error{Op: "send", FD: fd, Err: errno}
 	}
 	return n, nil
+}
+
+// SendRest sends data[off:] to a connected fd until all of it is queued or
+// the send buffer is full, and returns the new offset: len(data) when done,
+// less with unix.EAGAIN (unwrapped) when the rest has to wait for room. An
+// error of the kernel's is an *Error saying how many of the bytes went
+// (Sent, Total). It is the loop of a blocking send, which returns only when
+// every byte is queued.
+func (t *Table) SendRest(fd int, data string, off int) (int, error) {
+	e, err := t.Get("send", fd)
+	if err != nil {
+		return off, err
+	}
+	for off < len(data) {
+		n, errno := e.SendNow(data[off:])
+		switch {
+		case errno == unix.EAGAIN || errno == unix.EINTR:
+			return off, unix.EAGAIN
+		case errno != 0:
+			return off, &Error{Op: "send", FD: fd, Err: errno, Sent: off, Total: len(data)}
+		}
+		off += n
+	}
+	return off, nil
 }
 
 // SendTo sends a datagram (or, on a stream, data) to addr.

@@ -62,7 +62,9 @@ func TestTCPWorkflow(t *testing.T) {
 			if err := tab.Connect(cli, addr); err != unix.EINPROGRESS {
 				t.Fatalf("connect: got %v, want a bare EINPROGRESS", err)
 			}
-			if in := info(t, tab, cli); in.State != "connecting" || in.Remote != addr {
+			// The API state follows the kernel's: on loopback the
+			// handshake may be over already.
+			if in := info(t, tab, cli); in.State != map[string]string{"SYN_SENT": "connecting", "ESTABLISHED": "connected"}[in.TCPState] || in.Remote != addr {
 				t.Errorf("while connecting: %+v", in)
 			}
 			if err := tab.Wait(context.Background(), cli, sock.Writable, time.Now().Add(patience)); err != nil {
