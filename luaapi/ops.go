@@ -97,7 +97,7 @@ var socketOps = []*Spec{
 		run: runFds},
 	{Name: "poll", Params: params(p("fds", KFDList), opt("timeout", KSeconds), opt("mode", KName)), Results: results(KTable),
 		Doc: `wait until one of FDS is ready to read ("r", default) or write ("w")`, Returns: "the list of ready descriptors (empty on timeout)",
-		recorded: true, checked: true, run: runPoll},
+		checked: true, run: runPoll},
 }
 
 func runSocket(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {

@@ -11,35 +11,35 @@ import (
 	"sockshell/record"
 )
 
-// Kind is what a parameter or result is. The shell parses words by it,
-// completes by it and prints results by it; the recorder learns from it
-// which values are descriptors, data or addresses.
-type Kind int
+// Kind is what a parameter or result is: record's one list of kinds. The
+// shell parses words by it, completes by it and prints results by it; the
+// recorder learns from it which values are descriptors, data or addresses.
+type Kind = record.Kind
 
 const (
-	KFD      Kind = iota // a descriptor number
-	KDomain              // inet | inet6 | unix
-	KType                // stream | dgram
-	KAddr                // host:port, [v6]:port, /path, unix:rel, @name
-	KData                // bytes: a bare word, "quoted\n" or hex:414243
-	KInt                 // an integer
-	KSeconds             // seconds (2, 0.5) or a duration (250ms)
-	KHow                 // rd | wr | rdwr
-	KOption              // a socket option name
-	KValue               // an option value: on|off or an integer
-	KOnOff               // on | off
-	KHeader              // a frame header kind
-	KName                // a word: a command name, a file, a mode
-	KFDList              // {fd, ...}
-	KTask                // a task
-	KFunc                // a Lua function
-	KAny                 // any Lua value
-	KOK                  // the result true, printed "ok"
-	KTable               // a table result (info, fds)
-	KBool                // a boolean result
-	KNum                 // a number result
-	KString              // a string result printed as it is
-	KRest                // any number of further values
+	KFD      = record.FD          // a descriptor number
+	KDomain  = record.Domain      // inet | inet6 | unix
+	KType    = record.Type        // stream | dgram
+	KAddr    = record.Addr        // host:port, [v6]:port, /path, unix:rel, @name
+	KData    = record.Data        // bytes: a bare word, "quoted\n" or hex:414243
+	KInt     = record.Int         // an integer
+	KSeconds = record.Seconds     // seconds (2, 0.5) or a duration (250ms)
+	KHow     = record.How         // rd | wr | rdwr
+	KOption  = record.Option      // a socket option name
+	KValue   = record.OptValue    // an option value: on|off or an integer
+	KOnOff   = record.OnOff       // on | off
+	KHeader  = record.FrameHeader // a frame header kind
+	KName    = record.Name        // a word: a command name, a file, a mode
+	KFDList  = record.FDList      // {fd, ...}
+	KTask    = record.Task        // a task
+	KFunc    = record.Func        // a Lua function
+	KAny     = record.Any         // any Lua value
+	KOK      = record.OK          // the result true, printed "ok"
+	KTable   = record.Table       // a table result (info, fds)
+	KBool    = record.Bool        // a boolean result
+	KNum     = record.Num         // a number result
+	KString  = record.Text        // a string result printed as it is
+	KRest    = record.Rest        // any number of further values
 )
 
 // Param is one parameter of an operation.
@@ -62,7 +62,9 @@ type Spec struct {
 	// fast, if set, makes the Lua function from the generic one: a faster
 	// path for the common call, falling back on it for the rest.
 	fast func(rt *Runtime, slow lua.LGFunction) lua.LGFunction
-	// recorded operations are reported to the recorder.
+	// recorded operations are reported to the recorder, which writes each
+	// one it is given as a statement of the recording: the operations that
+	// change or check the session, not those that only look (info, poll).
 	recorded bool
 	// checked operations raise under strict(true) when they fail.
 	checked bool
@@ -196,21 +198,14 @@ func (rt *Runtime) emit(s *Spec, t *Task, args []record.Value, res []lua.LValue)
 }
 
 func recordValue(k Kind, v lua.LValue) record.Value {
-	var kind record.Kind
+	kind := k
 	switch k {
-	case KFD:
-		kind = record.FD
-	case KData:
-		kind = record.Data
-	case KAddr:
-		kind = record.Addr
-	case KInt:
-		kind = record.Int
-	case KSeconds, KNum:
+	case KFD, KData, KAddr, KInt, KNum, KBool, KTable:
+	case KSeconds:
 		kind = record.Num
-	case KOK, KBool, KOnOff:
+	case KOK, KOnOff:
 		kind = record.Bool
-	case KTable, KFDList, KTask, KFunc:
+	case KFDList, KTask, KFunc:
 		kind = record.Table
 	default:
 		kind = record.Str

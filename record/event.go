@@ -4,8 +4,13 @@ package record
 
 import "time"
 
-// Kind says what a value in an Event stands for, so the writer knows which
-// values name descriptors, which are data to check and which may vary.
+// Kind says what a value of a session's operations is: the one list of
+// kinds, shared with package luaapi, which declares each operation's
+// parameters and results by them (and parses, completes and prints by
+// them). The values in an Event are of the first nine, which tell the
+// writer which values name descriptors, which are data to check and which
+// may vary; the others are the finer kinds of luaapi's declarations, which
+// luaapi reports as one of the first nine.
 type Kind int
 
 const (
@@ -18,12 +23,30 @@ const (
 	Str        // any other string (domain, type, option names, how)
 	Bool       // a boolean
 	Table      // a value the writer does not check (info tables, lists)
+
+	Domain      // inet | inet6 | unix (reported as Str)
+	Type        // stream | dgram (Str)
+	Seconds     // seconds (2, 0.5) or a duration (250ms) (Num)
+	How         // rd | wr | rdwr (Str)
+	Option      // a socket option name (Str)
+	OptValue    // an option value: on|off or an integer
+	OnOff       // on | off (Bool)
+	FrameHeader // a frame header kind (Str)
+	Name        // a word: a command name, a file, a mode (Str)
+	FDList      // {fd, ...} (Table)
+	Task        // a task (Table)
+	Func        // a Lua function (Table)
+	Any         // any value
+	OK          // the result true, printed "ok" (Bool)
+	Text        // a string result printed as it is (Str)
+	Rest        // any number of further values
 )
 
-// Value is one argument or result of an operation.
+// Value is one argument or result of an operation. V is one of a closed
+// set of types: nil, int, int64, float64, string or bool.
 type Value struct {
 	Kind Kind
-	V    any // nil, int, int64, float64, string, bool
+	V    any
 }
 
 // Event is one completed operation, as the Lua function layer saw it.

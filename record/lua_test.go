@@ -56,7 +56,7 @@ func replay(script string, steps []step) error {
 	L := lua.NewState()
 	defer L.Close()
 	next := 0
-	for op := range replayed {
+	for op := range operations {
 		L.SetGlobal(op, L.NewFunction(func(L *lua.LState) int {
 			args := make([]string, L.GetTop())
 			for i := range args {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -91,18 +90,6 @@ const pause = 50 * time.Millisecond
 // commentColumn is where trailing comments start when the code leaves room.
 const commentColumn = 40
 
-// replayed holds the operations a script redoes. The others (info, fds,
-// poll, help, ...) only look, or their results vary by nature.
-var replayed = map[string]bool{
-	"socket": true, "bind": true, "listen": true, "accept": true,
-	"connect": true, "send": true, "recv": true, "sendto": true,
-	"recvfrom": true, "shutdown": true, "close": true,
-	"getsockname": true, "getpeername": true, "setopt": true, "getopt": true,
-	"settimeout": true, "nonblock": true, "timeout": true,
-	"recvn": true, "recvuntil": true, "recvline": true, "recvframe": true,
-	"sendline": true, "sendframe": true,
-}
-
 var errClosed = errors.New("record: write to a closed Writer")
 
 // NewWriter returns a Writer that writes a recording to w, and writes its
@@ -139,13 +126,15 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	return rw, rw.flush()
 }
 
-// Write writes the statements that redo ev and check its results. It leaves
-// out operations that only look (info, fds, poll, help, ...).
+// Write writes the statements that redo ev and check its results. Which
+// operations are worth recording is the caller's to say (luaapi's specs
+// declare it): operations that only look (info, fds, poll, help, ...) are
+// never given to a Writer.
 func (w *Writer) Write(ev Event) error {
 	if w.closed {
 		return errClosed
 	}
-	if w.err != nil || !replayed[ev.Op] {
+	if w.err != nil {
 		return w.err
 	}
 	w.lines = nil
@@ -220,47 +209,84 @@ func (w *Writer) fail(err error) error {
 	return w.err
 }
 
-// op writes the statements for one operation.
+// op writes the statements of one operation: a failure as fails(...),
+// else by the operation's family.
 func (w *Writer) op(ev Event) {
 	if ev.Code != "" {
-		args := append([]string{w.str(ev.Code), w.global(ev.Op)}, w.args(ev.Args)...)
-		w.line(w.call("fails", args...), ev.Msg)
-		if s := w.sockArg(ev); s != nil && ev.Op == "connect" && ev.Code == "EINPROGRESS" {
-			s.peer = true
-		}
+		w.failure(ev)
 		return
 	}
 	fd, _ := intOf(arg(ev, 0))
 	s := w.sockArg(ev)
 	call := w.call(ev.Op, w.args(ev.Args)...)
 	switch ev.Op {
-	case "socket":
+	case "socket", "accept":
+		w.made(ev, s, call)
+	case "bind", "connect":
+		w.addressed(ev, s, call)
+	case "getsockname", "getpeername", "getopt":
+		w.looked(ev, s, fd, call)
+	case "recv", "recvfrom":
+		w.receive(ev, s, fd, call)
+	case "recvn", "recvuntil", "recvline", "recvframe":
+		data, _ := text(result(ev, 0))
+		w.line(w.call("expect", call, w.data(data)), "")
+	default:
+		w.line(call, "")
+	}
+}
+
+// failure writes an operation that failed as fails(CODE, fn, args...),
+// which a replay checks fails the same way.
+func (w *Writer) failure(ev Event) {
+	args := append([]string{w.str(ev.Code), w.global(ev.Op)}, w.args(ev.Args)...)
+	w.line(w.call("fails", args...), ev.Msg)
+	if s := w.sockArg(ev); s != nil && ev.Op == "connect" && ev.Code == "EINPROGRESS" {
+		s.peer = true
+	}
+}
+
+// made writes an operation that makes a descriptor: socket, accept.
+func (w *Writer) made(ev Event, s *sock, call string) {
+	if ev.Op == "socket" {
 		typ, _ := text(arg(ev, 1))
 		w.newSock(ev, &sock{typ: typ}, call, "")
-	case "accept":
-		s2 := &sock{}
-		if s != nil {
-			s2.typ, s2.fixed = s.typ, s.fixed
-		}
-		comment := ""
-		if peer, _ := text(result(ev, 1)); peer != "" {
-			comment = "peer " + peer
-		}
-		w.newSock(ev, s2, call, comment)
-	case "bind":
-		w.line(call, "")
-		a, _ := text(arg(ev, 1))
-		if s != nil {
-			s.fixed = !chosen(a)
-		}
-		if _, port, ok := splitInet(a); ok && port != 0 {
-			w.userPorts[port] = true
-		}
-	case "connect":
-		w.line(call, "")
+		return
+	}
+	s2 := &sock{}
+	if s != nil {
+		s2.typ, s2.fixed = s.typ, s.fixed
+	}
+	comment := ""
+	if peer, _ := text(result(ev, 1)); peer != "" {
+		comment = "peer " + peer
+	}
+	w.newSock(ev, s2, call, comment)
+}
+
+// addressed writes an operation that gives a socket an address (bind) or
+// a peer (connect), and learns what later checks may rely on.
+func (w *Writer) addressed(ev Event, s *sock, call string) {
+	w.line(call, "")
+	if ev.Op == "connect" {
 		if s != nil {
 			s.peer = true
 		}
+		return
+	}
+	a, _ := text(arg(ev, 1))
+	if s != nil {
+		s.fixed = !chosen(a)
+	}
+	if _, port, ok := splitInet(a); ok && port != 0 {
+		w.userPorts[port] = true
+	}
+}
+
+// looked writes an operation that reads a socket's name, peer or option:
+// checked where the value cannot vary, shown in a comment where it can.
+func (w *Writer) looked(ev Event, s *sock, fd int64, call string) {
+	switch ev.Op {
 	case "getsockname":
 		a, _ := text(result(ev, 0))
 		_, port, inet := splitInet(a)
@@ -289,13 +315,6 @@ func (w *Writer) op(ev Event) {
 		} else {
 			w.line(w.call("expect", call, w.value(v)), "")
 		}
-	case "recv", "recvfrom":
-		w.receive(ev, s, fd, call)
-	case "recvn", "recvuntil", "recvline", "recvframe":
-		data, _ := text(result(ev, 0))
-		w.line(w.call("expect", call, w.data(data)), "")
-	default:
-		w.line(call, "")
 	}
 }
 
@@ -422,13 +441,13 @@ func (w *Writer) value(v Value) string {
 	if n, ok := intOf(v); ok {
 		return w.int(n)
 	}
-	switch x := reflect.ValueOf(v.V); {
-	case !x.IsValid():
+	switch x := v.V.(type) {
+	case nil:
 		return "nil"
-	case x.Kind() == reflect.Bool:
-		return strconv.FormatBool(x.Bool())
-	case x.CanFloat():
-		f := luaNumber(x.Float())
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		f := luaNumber(x)
 		w.konst('n', f)
 		return f
 	}
@@ -487,25 +506,19 @@ func result(ev Event, i int) Value {
 
 // text returns v as a string, if it is one.
 func text(v Value) (string, bool) {
-	switch x := v.V.(type) {
-	case string:
-		return x, true
-	case []byte:
-		return string(x), true
-	}
-	return "", false
+	x, ok := v.V.(string)
+	return x, ok
 }
 
 // intOf returns v as an integer, if it is a whole number.
 func intOf(v Value) (int64, bool) {
-	switch x := reflect.ValueOf(v.V); {
-	case x.CanInt():
-		return x.Int(), true
-	case x.CanUint():
-		return int64(x.Uint()), true
-	case x.CanFloat():
-		f := x.Float()
-		return int64(f), f == float64(int64(f))
+	switch x := v.V.(type) {
+	case int:
+		return int64(x), true
+	case int64:
+		return x, true
+	case float64:
+		return int64(x), x == float64(int64(x))
 	}
 	return 0, false
 }

@@ -109,7 +109,6 @@ var sessions = []struct {
 			ok(call("recvn", fd(3), integer(2)), payload("\x00\xff")),
 			ok(call("shutdown", fd(3), str("wr")), boolean(true)),
 			ok(call("recv", fd(3), integer(100)), payload("")),
-			ok(call("info", fd(3)), Value{Table, nil}),
 			ok(call("close", fd(3)), boolean(true)),
 		),
 		replay: []step{
@@ -148,14 +147,12 @@ var sessions = []struct {
 			after(2*time.Second, ok(call("accept", fd(3)), fd(4), addr("127.0.0.1:51234"))),
 			ok(call("getpeername", fd(4)), addr("127.0.0.1:51234")),
 			ok(call("getsockname", fd(4)), addr("127.0.0.1:9000")),
-			ok(call("poll", Value{Table, nil}, num(1)), Value{Table, nil}),
 			ok(call("recv", fd(4), integer(100)), payload("hello\n")),
 			ok(call("recv", fd(4)), payload("GET / HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n")),
 			ok(call("send", fd(4), payload("world\n")), integer(6)),
 			inTask(2, ok(call("nonblock", fd(4), boolean(true)), boolean(true))),
 			inTask(2, failed(call("recv", fd(4)), "EAGAIN", "resource temporarily unavailable")),
 			ok(call("close", fd(4)), boolean(true)),
-			ok(call("fds"), Value{Table, nil}),
 			ok(call("close", fd(3)), boolean(true)),
 		},
 		replay: []step{
@@ -528,9 +525,6 @@ func TestUnbuffered(t *testing.T) {
 		t.Fatalf("after NewWriter: %q", out)
 	}
 	if err := w.Write(ok(call("socket", str("inet"), str("dgram")), fd(3))); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(ok(call("fds"), Value{Table, nil})); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Write(ok(call("recvfrom", fd(3)), payload("x"), addr("127.0.0.1:4000"))); err != nil {
