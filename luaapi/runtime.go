@@ -1,8 +1,3 @@
-// Package luaapi makes sockshell's operations Lua functions on a gopher-lua
-// state, from one table of specs (Specs) that also feeds the shell's help,
-// completion and argument parsing. It runs the task scheduler that lets
-// blocking-looking Lua code wait on many sockets at once, and reports every
-// completed call to an optional recorder.
 package luaapi
 
 import (

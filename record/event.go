@@ -1,5 +1,3 @@
-// Package record turns the operations of a sockshell session into a Lua
-// script that replays the session and checks that it still goes the same way.
 package record
 
 import "time"

@@ -1,8 +1,3 @@
-// Package repl is sockshell's shell: it reads lines (with readline on a
-// terminal, plainly otherwise), turns command syntax into calls of the Lua
-// functions of package luaapi, runs any other line as Lua in the same state,
-// and prints results as the output contract says. It never talks to the
-// engine directly.
 package repl
 
 import (
