@@ -126,25 +126,22 @@ func (rt *Runtime) loaders() {
 	L := rt.L
 	L.SetGlobal("loadstring", L.NewFunction(func(L *lua.LState) int {
 		src := L.CheckString(1)
-		name := L.OptString(2, "<string>")
-		fn, err := L.Load(strings.NewReader(hexEscapes(src)), name)
-		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(luaErrorText(err)))
-			return 2
-		}
-		L.Push(fn)
-		return 1
+		fn, err := L.Load(strings.NewReader(hexEscapes(src)), L.OptString(2, "<string>"))
+		return loaded(L, fn, err)
 	}))
 	L.SetGlobal("loadfile", L.NewFunction(func(L *lua.LState) int {
-		path := L.CheckString(1)
-		fn, err := rt.LoadFile(path)
-		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(luaErrorText(err)))
-			return 2
-		}
-		L.Push(fn)
-		return 1
+		fn, err := rt.LoadFile(L.CheckString(1))
+		return loaded(L, fn, err)
 	}))
+}
+
+// loaded pushes what a loader returns: the function, or nil and the error.
+func loaded(L *lua.LState, fn *lua.LFunction, err error) int {
+	if err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(luaErrorText(err)))
+		return 2
+	}
+	L.Push(fn)
+	return 1
 }
