@@ -53,6 +53,10 @@ type Entry struct {
 	// caller (after a timeout, at end of stream, by a framing helper): the
 	// next receive call returns them first.
 	pending []byte
+	// scanned is how far into pending a search for scanDelim has looked
+	// without finding it: the next search goes on from there.
+	scanned   int
+	scanDelim string
 }
 
 // State is the socket's state as the API sees it: created, bound,
@@ -90,6 +94,9 @@ type Table struct {
 	// DefaultTimeout bounds waiting calls that have no timeout of their own
 	// and whose descriptor has none; 0 means wait as long as it takes.
 	DefaultTimeout time.Duration
+	// MaxRecv bounds one unit of a receive helper when the call gives no
+	// limit of its own; 0 means DefaultMaxRecv.
+	MaxRecv int
 
 	wakefd int // eventfd used by Wait to be cancelled; 0 until first needed
 
@@ -393,6 +400,7 @@ func (e *Entry) takePending(max int) []byte {
 	n := min(max, len(e.pending))
 	b := e.pending[:n]
 	e.pending = e.pending[n:]
+	e.scanned -= min(n, e.scanned)
 	if len(e.pending) == 0 {
 		e.pending = nil // let a large buffer go
 	}
@@ -417,6 +425,7 @@ func (t *Table) Unread(fd int, b []byte) {
 	e := t.entries[fd]
 	p := make([]byte, 0, len(b)+len(e.pending))
 	e.pending = append(append(p, b...), e.pending...)
+	e.scanned = 0
 }
 
 var shutHow = map[string]int{"rd": unix.SHUT_RD, "wr": unix.SHUT_WR, "rdwr": unix.SHUT_RDWR}
