@@ -100,8 +100,12 @@ var replayed = map[string]bool{
 	"getsockname": true, "getpeername": true, "setopt": true, "getopt": true,
 	"settimeout": true, "nonblock": true, "timeout": true,
 	"recvn": true, "recvuntil": true, "recvline": true, "recvframe": true,
-	"sendline": true, "sendframe": true,
+	"sendline": true, "sendframe": true, "maxrecv": true,
 }
+
+// maxRecv is the limit a replay's recvn has by default (sock.DefaultMaxRecv);
+// a recv that got more is replayed with a LIMIT of its own.
+const maxRecv = 4 << 20
 
 var errClosed = errors.New("record: write to a closed Writer")
 
@@ -320,8 +324,11 @@ func (w *Writer) receive(ev Event, s *sock, fd int64, call string) {
 	stream := s != nil && s.typ == "stream"
 	if stream && data != "" {
 		args := []string{w.arg(arg(ev, 0)), w.int(int64(len(data)))}
-		if t := arg(ev, 2); t.Kind != Nil {
+		if t := arg(ev, 2); t.Kind != Nil || len(data) > maxRecv {
 			args = append(args, w.arg(t))
+		}
+		if len(data) > maxRecv {
+			args = append(args, w.int(int64(len(data))))
 		}
 		call = w.call("recvn", args...)
 	}
