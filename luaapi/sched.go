@@ -400,7 +400,7 @@ func (rt *Runtime) finish(t *Task, status string, vals []lua.LValue, msg string)
 	if status == "failed" {
 		rt.failedTasks++
 		if t.report {
-			fmt.Fprintf(rt.errOut(), "task %d: %s\n", t.ID, msg)
+			fmt.Fprintf(rt.errOut(), "task %d: %s\n", t.ID, Printable(msg))
 		}
 	}
 	for _, w := range t.waiters {
