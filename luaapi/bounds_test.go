@@ -183,3 +183,28 @@ return code, took, ticks, msg
 		t.Errorf("the ticker never ran while recvuntil read the flood")
 	}
 }
+
+// TestDatagramThroughHelpers: a 100 KiB AF_UNIX datagram comes through
+// recvframe, recvn and recvline whole; recvfrom with a short MAX says how
+// long the datagram it cut was.
+func TestDatagramThroughHelpers(t *testing.T) {
+	dir := t.TempDir()
+	res := runOK(t, fmt.Sprintf(`
+local a, b = socket("unix", "dgram"), socket("unix", "dgram")
+assert(bind(a, %q))
+assert(bind(b, %q))
+assert(connect(a, getsockname(b)))
+assert(setopt(a, "sndbuf", 1048576))
+local big = ("0123456789abcdef"):rep(6400) -- 100 KiB
+assert(sendframe(a, big))
+local f = recvframe(b, 1)
+assert(send(a, big))
+local n = recvn(b, #big, 1)
+assert(sendline(a, big))
+local l = recvline(b, 1)
+assert(send(a, big))
+local cut, _, whole = recvfrom(b, 1000)
+return #big, f == big, n == big, l == big, #cut, whole
+`, dir+"/a", dir+"/b"))
+	wantResults(t, res, `(102400, true, true, true, 1000, 102400)`)
+}

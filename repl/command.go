@@ -191,6 +191,12 @@ func printResults(w io.Writer, c *Command, res []lua.LValue) {
 			printTasks(w, t)
 			return
 		}
+	case "recvfrom":
+		if len(res) == 3 { // MAX cut the datagram short
+			fmt.Fprintf(w, "%s %s (cut short: the datagram had %s bytes)\n", format(s, luaapi.KData, res[0], c.show.all),
+				format(s, luaapi.KAddr, res[1], false), luaapi.Show(res[2]))
+			return
+		}
 	case "poll":
 		if t, ok := res[0].(*lua.LTable); ok {
 			var fds []string
