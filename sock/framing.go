@@ -229,7 +229,7 @@ func (t *Table) recvUnit(op string, fd int, lim limit, unit unitFunc) ([]byte, e
 		if e.Type == unix.SOCK_DGRAM {
 			n, err = e.fillDatagram(op, lim)
 		} else {
-			n, err = e.fill(op, want, lim)
+			n, err = t.fill(op, e, want)
 		}
 		if err != nil {
 			return nil, err
@@ -240,11 +240,23 @@ func (t *Table) recvUnit(op string, fd int, lim limit, unit unitFunc) ([]byte, e
 }
 
 // fill makes one read of at most size bytes (and at most a turn's worth)
-// onto the end of the entry's buffer.
-func (e *Entry) fill(op string, size int, lim limit) (int, error) {
+// onto the end of the entry's buffer: straight into it when it has room
+// (a long unit, read in turns), else through the table's scratch buffer,
+// so that a short unit costs no more memory than its bytes.
+func (t *Table) fill(op string, e *Entry, size int) (int, error) {
 	size = min(size, turnBytes)
-	e.reserve(size, lim)
-	b, errno := e.RecvNow(e.pending[len(e.pending) : len(e.pending)+size])
+	n := len(e.pending)
+	if n >= fillSize { // a long unit: grow the buffer by doubling, read into it
+		e.reserve(size)
+	}
+	inPlace := cap(e.pending)-n >= size
+	var buf []byte
+	if inPlace {
+		buf = e.pending[n : n+size]
+	} else {
+		buf = t.buffer(size)
+	}
+	b, errno := e.RecvNow(buf)
 	switch {
 	case errno == unix.EAGAIN || errno == unix.EINTR:
 		return 0, unix.EAGAIN
@@ -254,7 +266,11 @@ func (e *Entry) fill(op string, size int, lim limit) (int, error) {
 		return 0, &Error{Op: op, FD: e.FD, Err: ErrEOF,
 			Detail: fmt.Sprintf("stream ended before the unit was complete (%d bytes kept for the next receive)", len(e.pending))}
 	}
-	e.pending = e.pending[:len(e.pending)+len(b)]
+	if inPlace {
+		e.pending = e.pending[:n+len(b)]
+	} else {
+		e.pending = append(e.pending, b...)
+	}
 	return len(b), nil
 }
 
@@ -273,7 +289,7 @@ func (e *Entry) fillDatagram(op string, lim limit) (int, error) {
 	case len(e.pending)+size > lim.n:
 		return 0, tooBig(op, e.FD, "the next datagram has %d bytes, and %d are buffered: more than %d %s; it stays queued (recv takes it)", size, len(e.pending), lim.n, lim)
 	}
-	e.reserve(size, lim)
+	e.reserve(size)
 	buf := e.pending[len(e.pending) : len(e.pending)+size]
 	n, errno := recvWith(e.FD, buf, unix.MSG_TRUNC|unix.MSG_DONTWAIT)
 	switch {
@@ -291,14 +307,13 @@ func (e *Entry) fillDatagram(op string, lim limit) (int, error) {
 	return got, nil
 }
 
-// reserve makes room for size more bytes at the end of the buffer, growing
-// it by doubling but not far past the limit.
-func (e *Entry) reserve(size int, lim limit) {
+// reserve makes room for size more bytes at the end of the buffer,
+// doubling it when it grows.
+func (e *Entry) reserve(size int) {
 	if cap(e.pending)-len(e.pending) >= size {
 		return
 	}
-	c := max(len(e.pending)+size, min(2*cap(e.pending), lim.n+fillSize))
-	grown := make([]byte, len(e.pending), c)
+	grown := make([]byte, len(e.pending), max(len(e.pending)+size, 2*cap(e.pending)))
 	copy(grown, e.pending)
 	e.pending = grown
 }
