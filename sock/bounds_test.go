@@ -213,4 +213,13 @@ func TestDatagramWhole(t *testing.T) {
 	if got := recv(t, tab, b, 1<<20); got != big {
 		t.Errorf("recv of the refused datagram: %d bytes, want %d", len(got), len(big))
 	}
+
+	// recvfrom with a short MAX cuts the datagram, as the kernel does, and
+	// says how long it was.
+	sendto(big)
+	eventually(t, tab, b, "the datagram queued", func(in sock.Info) bool { return in.RecvQ > 0 })
+	got, _, size, err := tab.RecvDatagram(b, 10)
+	if err != nil || string(got) != big[:10] || size != len(big) {
+		t.Errorf("RecvDatagram(10): %q, whole length %d, %v; want %q and %d", got, size, err, big[:10], len(big))
+	}
 }

@@ -214,12 +214,14 @@ func (t *Table) recvUnit(op string, fd int, lim limit, unit unitFunc) ([]byte, e
 			return nil, err
 		}
 		if end >= 0 {
-			b := e.pending[start:end]
-			e.pending = e.pending[end:]
-			e.scanned, e.scanDelim = 0, ""
-			if len(e.pending) == 0 {
-				e.pending = nil
+			b, rest := e.pending[start:end], e.pending[end:]
+			switch {
+			case len(rest) == 0:
+				rest = nil
+			case cap(rest) > 4*fillSize && len(rest) < cap(rest)/4:
+				rest = append([]byte(nil), rest...) // let a long unit's buffer go
 			}
+			e.pending, e.scanned, e.scanDelim = rest, 0, ""
 			return b, nil
 		}
 		if read >= turnBytes || reads >= turnReads {
