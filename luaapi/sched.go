@@ -93,7 +93,8 @@ type waitReq struct {
 	fd       int
 	addr     string
 	// retry makes the call again once fds are ready. It returns the call's
-	// Lua results, or unix.EAGAIN to keep waiting.
+	// Lua results, unix.EAGAIN to keep waiting, or sock.ErrMore to be
+	// retried after the other tasks had a turn (see again).
 	retry func() ([]lua.LValue, error)
 	// timedOut gives the results when the deadline passes.
 	timedOut func() []lua.LValue
