@@ -323,7 +323,7 @@ func (sh *Shell) start(line string, args []lua.LValue, report func(*luaapi.Task)
 
 func (sh *Shell) fail(msg string) {
 	sh.failed = true
-	fmt.Fprintf(sh.rt.Out(), "error: %s\n", oneLine(msg))
+	fmt.Fprintf(sh.rt.Out(), "error: %s\n", luaapi.Printable(oneLine(msg)))
 }
 
 func (sh *Shell) snapshotFDs() {

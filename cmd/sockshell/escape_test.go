@@ -34,6 +34,7 @@ func TestPeerBytesEscaped(t *testing.T) {
 		"recvfrom 4",
 		`t = spawn(function() error(recv(5)) end)`,
 		"wait(t)",
+		"assert(false, getpeername(5))",
 	}, "\n") + "\n")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -96,6 +97,7 @@ func TestPeerBytesEscaped(t *testing.T) {
 		"recvfrom":    "\n\"hi\" " + quote(evilD) + "\n",
 		"fds":         "  " + quote(evil) + "  ",
 		"task error":  `\x1b[2J\x1b[Hcleared`,
+		"lua error":   "error: <string>:1: " + dir + `/\x1b]0;owned\x07 sockshell>` + "\n", // on one line
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("%s: output lacks %q", what, want)
@@ -111,6 +113,18 @@ func TestPeerBytesEscaped(t *testing.T) {
 	}
 	if rows != 2 {
 		t.Errorf("%d rows for fd 5 in fds and info; want 2, each on its line", rows)
+	}
+}
+
+// TestScriptErrorEscaped: a script's error, which may hold what a peer
+// sent, reaches stderr escaped.
+func TestScriptErrorEscaped(t *testing.T) {
+	out, err := exec.Command("sockshell", "-e", `error("\27]0;owned\7\nfake")`).CombinedOutput()
+	if err == nil {
+		t.Fatal("the failing script exited 0")
+	}
+	if strings.ContainsAny(string(out), "\x1b\x07") || !strings.Contains(string(out), `\x1b]0;owned\x07\nfake`) {
+		t.Errorf("output %q; want the escapes escaped", out)
 	}
 }
 

@@ -255,7 +255,7 @@ func runMain(rt *luaapi.Runtime, stderr io.Writer, src func() string, load func(
 	case interrupted != 0:
 		return interrupted
 	case main.Err() != "":
-		fmt.Fprintln(stderr, main.Err())
+		fmt.Fprintln(stderr, luaapi.Printable(main.Err())) // it may hold what a peer sent
 		return 1
 	case rt.FailedTasks() > 0:
 		return 1
