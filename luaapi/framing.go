@@ -11,14 +11,14 @@ import (
 )
 
 var framingOps = []*Spec{
-	{Name: "recvn", Params: params(p("fd", KFD), p("n", KInt), opt("timeout", KSeconds)), Results: results(KData),
-		Doc: "receive exactly N bytes", Returns: `the bytes; nil, msg, "EOF" if the stream ends first`,
+	{Name: "recvn", Params: params(p("fd", KFD), p("n", KInt), opt("timeout", KSeconds), opt("limit", KInt)), Results: results(KData),
+		Doc: "receive exactly N bytes (N at most LIMIT, default maxrecv)", Returns: `the bytes; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
 		recorded: true, checked: true, run: runRecvN},
-	{Name: "recvuntil", Params: params(p("fd", KFD), p("delim", KData), opt("timeout", KSeconds)), Results: results(KData),
-		Doc: "receive up to and including DELIM", Returns: `the bytes, DELIM included; nil, msg, "EOF" if the stream ends first`,
+	{Name: "recvuntil", Params: params(p("fd", KFD), p("delim", KData), opt("timeout", KSeconds), opt("limit", KInt)), Results: results(KData),
+		Doc: "receive up to and including DELIM, which must come within LIMIT bytes (default maxrecv)", Returns: `the bytes, DELIM included; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
 		recorded: true, checked: true, run: runRecvUntil},
-	{Name: "recvline", Params: params(p("fd", KFD), opt("timeout", KSeconds)), Results: results(KData),
-		Doc: `receive a line; the "\n" (and a "\r" before it) is dropped`, Returns: `the line; nil, msg, "EOF" if the stream ends first`,
+	{Name: "recvline", Params: params(p("fd", KFD), opt("timeout", KSeconds), opt("limit", KInt)), Results: results(KData),
+		Doc: `receive a line of at most LIMIT bytes (default maxrecv); the "\n" (and a "\r" before it) is dropped`, Returns: `the line; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
 		recorded: true, checked: true, run: runRecvLine},
 	{Name: "sendline", Params: params(p("fd", KFD), p("data", KData), opt("timeout", KSeconds)), Results: results(KInt),
 		Doc: `send DATA and "\n", all of it`, Returns: "the number of bytes sent; failing, a 4th value: the bytes that went",
@@ -26,17 +26,28 @@ var framingOps = []*Spec{
 	{Name: "sendframe", Params: params(p("fd", KFD), p("data", KData), opt("header", KHeader), opt("timeout", KSeconds)), Results: results(KInt),
 		Doc: "send DATA after its length (HEADER u8|u16be|u32be|u16le|u32le, default u32be)", Returns: "the number of bytes sent, header included; failing, a 4th value: the bytes that went",
 		recorded: true, checked: true, run: runSendFrame},
-	{Name: "recvframe", Params: params(p("fd", KFD), opt("header", KHeader), opt("timeout", KSeconds)), Results: results(KData),
-		Doc: "receive one length-prefixed frame (HEADER as for sendframe)", Returns: `the payload; nil, msg, "EOF" if the stream ends first`,
+	{Name: "recvframe", Params: params(p("fd", KFD), opt("header", KHeader), opt("timeout", KSeconds), opt("limit", KInt)), Results: results(KData),
+		Doc: "receive one length-prefixed frame (HEADER as for sendframe) of at most LIMIT bytes (default maxrecv)", Returns: `the payload; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
 		recorded: true, checked: true, run: runRecvFrame},
+	{Name: "maxrecv", Params: params(opt("bytes", KInt)), Results: results(KNum),
+		Doc: fmt.Sprintf("set the session's limit on one unit of recvn, recvuntil, recvline and recvframe (default %d); without BYTES show it", sock.DefaultMaxRecv), Returns: "the limit in bytes",
+		recorded: true, run: runMaxRecv},
 }
 
 // recvUnit is the Lua side of the framing helpers: try, wait, try again.
 // What is read but not yet a whole unit stays in the descriptor's buffer,
-// whatever ends the call.
+// whatever ends the call. A peer that floods gets the helper a turn at a
+// time (sock.ErrMore): between turns the scheduler runs the other tasks,
+// timers and signals, and the call's deadline holds.
 func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func() ([]byte, error), post func([]byte) []byte) ([]lua.LValue, *waitReq) {
 	try := func() ([]lua.LValue, error) {
 		b, err := unit()
+		for err == sock.ErrMore && rt.nonblock(fd) { // nothing to wait for: go on
+			b, err = unit()
+		}
+		if err == sock.ErrMore {
+			return nil, err
+		}
 		if err != nil {
 			return failed(renamed(err, op))
 		}
@@ -45,8 +56,13 @@ func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func(
 		}
 		return vals(lua.LString(b)), nil
 	}
-	res, w := rt.attempt(op, fd, "", unix.EPOLLIN, timeout, try)
+	res, err := try()
+	if err != unix.EAGAIN && err != sock.ErrMore {
+		return res, nil
+	}
+	res, w := rt.waitFor(op, fd, "", unix.EPOLLIN, timeout, try)
 	if w != nil {
+		w.again = err == sock.ErrMore
 		w.timedOut = func() []lua.LValue {
 			detail := "timed out"
 			if e, err := rt.Table.Get(op, fd); err == nil && e.Buffered() > 0 {
@@ -59,16 +75,36 @@ func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func(
 	return res, w
 }
 
+func (rt *Runtime) nonblock(fd int) bool {
+	e, err := rt.Table.Get("", fd)
+	return err == nil && e.Nonblock
+}
+
+// optLimit reads the optional LIMIT of a receive helper; 0 when absent
+// (the session's maxrecv).
+func optLimit(L *lua.LState, op string, n int) int {
+	if L.Get(n) == lua.LNil {
+		return 0
+	}
+	limit := checkInt(L, op, n, "a limit in bytes")
+	if limit <= 0 {
+		argError(L, op, n, "a limit of at least 1 byte")
+	}
+	return limit
+}
+
 func runRecvN(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvn", 1)
 	n := checkInt(L, "recvn", 2, "a number of bytes")
-	return rt.recvUnit("recvn", fd, optTimeout(L, "recvn", 3), func() ([]byte, error) { return rt.Table.RecvN(fd, n) }, nil)
+	timeout, limit := optTimeout(L, "recvn", 3), optLimit(L, "recvn", 4)
+	return rt.recvUnit("recvn", fd, timeout, func() ([]byte, error) { return rt.Table.RecvN(fd, n, limit) }, nil)
 }
 
 func runRecvUntil(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvuntil", 1)
 	delim := checkString(L, "recvuntil", 2, "a delimiter (a string)")
-	return rt.recvUnit("recvuntil", fd, optTimeout(L, "recvuntil", 3), func() ([]byte, error) { return rt.Table.RecvUntil(fd, delim) }, nil)
+	timeout, limit := optTimeout(L, "recvuntil", 3), optLimit(L, "recvuntil", 4)
+	return rt.recvUnit("recvuntil", fd, timeout, func() ([]byte, error) { return rt.Table.RecvUntil(fd, delim, limit) }, nil)
 }
 
 func runRecvLine(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -80,22 +116,36 @@ func runRecvLine(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		}
 		return b
 	}
-	return rt.recvUnit("recvline", fd, optTimeout(L, "recvline", 2), func() ([]byte, error) { return rt.Table.RecvUntil(fd, "\n") }, chomp)
+	timeout, limit := optTimeout(L, "recvline", 2), optLimit(L, "recvline", 3)
+	return rt.recvUnit("recvline", fd, timeout, func() ([]byte, error) { return rt.Table.RecvUntil(fd, "\n", limit) }, chomp)
 }
 
 // headerAndTimeout reads the optional [HEADER] [TIMEOUT] of the frame
-// helpers: a number in HEADER's place is the timeout.
-func headerAndTimeout(L *lua.LState, op string, n int) (string, time.Duration) {
+// helpers: a number in HEADER's place is the timeout. It returns the
+// position of the argument after them.
+func headerAndTimeout(L *lua.LState, op string, n int) (string, time.Duration, int) {
 	if _, ok := L.Get(n).(lua.LNumber); ok {
-		return "", optTimeout(L, op, n)
+		return "", optTimeout(L, op, n), n + 1
 	}
-	return optString(L, op, n, "a header kind (u8, u16be, u32be, u16le, u32le)", ""), optTimeout(L, op, n+1)
+	return optString(L, op, n, "a header kind (u8, u16be, u32be, u16le, u32le)", ""), optTimeout(L, op, n+1), n + 2
 }
 
 func runRecvFrame(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvframe", 1)
-	header, timeout := headerAndTimeout(L, "recvframe", 2)
-	return rt.recvUnit("recvframe", fd, timeout, func() ([]byte, error) { return rt.Table.RecvFrame(fd, header) }, nil)
+	header, timeout, next := headerAndTimeout(L, "recvframe", 2)
+	limit := optLimit(L, "recvframe", next)
+	return rt.recvUnit("recvframe", fd, timeout, func() ([]byte, error) { return rt.Table.RecvFrame(fd, header, limit) }, nil)
+}
+
+func runMaxRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	if L.Get(1) != lua.LNil {
+		rt.Table.MaxRecv = optLimit(L, "maxrecv", 1)
+	}
+	limit := rt.Table.MaxRecv
+	if limit == 0 {
+		limit = sock.DefaultMaxRecv
+	}
+	return vals(lua.LNumber(limit)), nil
 }
 
 func runSendLine(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -107,7 +157,7 @@ func runSendLine(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runSendFrame(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "sendframe", 1)
 	data := checkString(L, "sendframe", 2, "data (a string)")
-	header, timeout := headerAndTimeout(L, "sendframe", 3)
+	header, timeout, _ := headerAndTimeout(L, "sendframe", 3)
 	b, err := sock.Frame(fd, header, data)
 	if err != nil {
 		return failure(err), nil

@@ -188,7 +188,7 @@ local l = recvline(a)
 -- (shrinking the buffers of a connected socket stalls loopback TCP, so
 -- the data is made large instead)
 local big = ("0123456789"):rep(800000)
-local reader = spawn(function() return recvn(a, #big + 1, 5) end)
+local reader = spawn(function() return recvn(a, #big + 1, 5, #big + 1) end) -- past maxrecv: LIMIT
 local sent = sendline(c, big, 5)
 local got = wait(reader)
 return n, l, sent, got == big .. "\n"

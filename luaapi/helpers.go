@@ -111,6 +111,19 @@ func deepEqual(a, b lua.LValue, depth int) bool {
 // syntax, tables with their contents.
 func Show(v lua.LValue) string { return show(v, 0) }
 
+// identifier reports whether s can stand as a table key without brackets
+// (a Lua name); any other key, which may hold whatever bytes a peer sent,
+// is shown quoted.
+func identifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func show(v lua.LValue, depth int) string {
 	switch x := v.(type) {
 	case lua.LString:
@@ -140,7 +153,7 @@ func show(v lua.LValue, depth int) string {
 				return
 			}
 			ks := k.String()
-			if _, ok := k.(lua.LString); !ok {
+			if _, ok := k.(lua.LString); !ok || !identifier(ks) {
 				ks = "[" + show(k, depth+1) + "]"
 			}
 			keyed = append(keyed, ks+" = "+show(val, depth+1))

@@ -60,7 +60,7 @@ var socketOps = []*Spec{
 		Doc: "send DATA to ADDR (a datagram)", Returns: "the number of bytes sent; failing, a 4th value: the bytes that went",
 		recorded: true, checked: true, run: runSendTo},
 	{Name: "recvfrom", Params: params(p("fd", KFD), opt("max", KInt), opt("timeout", KSeconds)), Results: results(KData, KAddr),
-		Doc: "receive one datagram of at most MAX bytes and its sender", Returns: "the bytes, the sender's address",
+		Doc: "receive one datagram of at most MAX bytes and its sender", Returns: "the bytes, the sender's address, and the datagram's whole length if MAX cut it short",
 		recorded: true, checked: true, run: runRecvFrom},
 	{Name: "shutdown", Params: params(p("fd", KFD), p("how", KHow)), Results: results(KOK),
 		Doc: "shut down reading (rd), writing (wr: sends FIN) or both (rdwr)", Returns: "true",
@@ -426,9 +426,12 @@ func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	max := optInt(L, "recvfrom", 2, "a size in bytes", defaultRecv)
 	timeout := optTimeout(L, "recvfrom", 3)
 	try := func() ([]lua.LValue, error) {
-		b, from, err := rt.Table.RecvFrom(fd, max)
+		b, from, size, err := rt.Table.RecvDatagram(fd, max)
 		if err != nil {
 			return failed(err)
+		}
+		if size > len(b) { // MAX cut the datagram short: say how long it was
+			return vals(lua.LString(b), lua.LString(sock.FormatAddr(from)), lua.LNumber(size)), nil
 		}
 		return vals(lua.LString(b), lua.LString(sock.FormatAddr(from))), nil
 	}

@@ -120,7 +120,8 @@ type waitReq struct {
 	fd       int
 	addr     string
 	// retry makes the call again once fds are ready. It returns the call's
-	// Lua results, or unix.EAGAIN to keep waiting.
+	// Lua results, unix.EAGAIN to keep waiting, or sock.ErrMore to be
+	// retried after the other tasks had a turn (see again).
 	retry func() ([]lua.LValue, error)
 	// timedOut gives the results when the deadline passes.
 	timedOut func() []lua.LValue
@@ -140,6 +141,10 @@ type waitReq struct {
 	// receives a wake-up call in the kernel, which a client that never
 	// waits again (a fast request/response) would otherwise pay for.
 	once bool
+	// again marks a call that read its share (retry returned sock.ErrMore)
+	// and is retried after the others had a turn, without waiting for an
+	// event: a framing helper reading a peer that floods.
+	again bool
 }
 
 func (w *waitReq) what() string {
@@ -226,6 +231,7 @@ type scheduler struct {
 	// scheduler is too busy to take a signal.
 	running atomic.Pointer[Task]
 	events  []unix.EpollEvent
+	again   []timer // tasks whose call comes back for more; at unused
 
 	mu     sync.Mutex
 	posted []func()
@@ -339,6 +345,9 @@ func (rt *Runtime) RunUntil(done func() bool) {
 			d := time.Until(s.timers[0].at)
 			ms = max(0, int((d+time.Millisecond-1)/time.Millisecond))
 		}
+		if len(s.again) > 0 {
+			ms = 0
+		}
 		if ms != 0 && rt.BeforeWait != nil {
 			f := rt.BeforeWait
 			rt.BeforeWait = nil
@@ -357,7 +366,33 @@ func (rt *Runtime) RunUntil(done func() bool) {
 			rt.fdReady(int(ev.Fd), ev.Events)
 		}
 		rt.fireTimers()
+		rt.retryAgain()
 	}
+}
+
+// retryAgain retries, once each, the calls that came back for more.
+func (rt *Runtime) retryAgain() {
+	s := &rt.s
+	list := s.again
+	s.again = nil
+	for _, a := range list {
+		t := a.task
+		w := t.wait
+		if t.status != taskWaiting || w == nil || w.seq != a.seq {
+			continue // woken meanwhile
+		}
+		w.again = false
+		vals, err := rt.guard(w, w.retry)
+		switch err {
+		case unix.EAGAIN: // drained: wait for the descriptor as usual
+		case sock.ErrMore:
+			w.again = true
+			s.again = append(s.again, a)
+		default:
+			rt.wake(t, vals)
+		}
+	}
+	clear(list)
 }
 
 func (rt *Runtime) runPosted() {
@@ -417,9 +452,9 @@ func (rt *Runtime) finish(t *Task, status taskStatus, vals []lua.LValue, msg str
 	if status == taskFailed && t.report {
 		rt.failedTasks++
 		if strings.HasPrefix(t.Name, "function") {
-			fmt.Fprintf(rt.errOut(), "%s: %s\n", t, msg)
+			fmt.Fprintf(rt.errOut(), "%s: %s\n", t, Printable(msg))
 		} else {
-			fmt.Fprintf(rt.errOut(), "%s (%s): %s\n", t, t.Name, msg)
+			fmt.Fprintf(rt.errOut(), "%s (%s): %s\n", t, Printable(t.Name), Printable(msg))
 		}
 	}
 	for _, w := range t.waiters {
@@ -469,6 +504,9 @@ func (rt *Runtime) startWait(t *Task) {
 	}
 	if !w.deadline.IsZero() {
 		s.timers.push(timer{at: w.deadline, task: t, seq: w.seq})
+	}
+	if w.again {
+		s.again = append(s.again, timer{task: t, seq: w.seq})
 	}
 	if w.kind == waitTask && w.target.Done() {
 		rt.wake(t, taskResults(w.target))
@@ -558,6 +596,13 @@ func (rt *Runtime) fdReady(fd int, events uint32) {
 			}
 			vals, err := rt.guard(w, w.retry)
 			if err == unix.EAGAIN {
+				continue
+			}
+			if err == sock.ErrMore {
+				if !w.again {
+					w.again = true
+					s.again = append(s.again, timer{task: t, seq: w.seq})
+				}
 				continue
 			}
 			rt.wake(t, vals)

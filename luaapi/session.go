@@ -87,7 +87,7 @@ func (rt *Runtime) RunMain(src func() string, load func() (*lua.LFunction, error
 	case interrupted != 0:
 		return interrupted
 	case main.Err() != "":
-		fmt.Fprintln(rt.err, main.Err())
+		fmt.Fprintln(rt.err, Printable(main.Err())) // it may hold what a peer sent
 		return 1
 	case rt.FailedTasks() > 0:
 		return 1

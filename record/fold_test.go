@@ -740,5 +740,5 @@ var operations = map[string]bool{
 	"getsockname": true, "getpeername": true, "setopt": true, "getopt": true,
 	"settimeout": true, "nonblock": true, "timeout": true,
 	"recvn": true, "recvuntil": true, "recvline": true, "recvframe": true,
-	"sendline": true, "sendframe": true,
+	"sendline": true, "sendframe": true, "maxrecv": true,
 }

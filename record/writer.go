@@ -90,6 +90,10 @@ const pause = 50 * time.Millisecond
 // commentColumn is where trailing comments start when the code leaves room.
 const commentColumn = 40
 
+// maxRecv is the limit a replay's recvn has by default (sock.DefaultMaxRecv);
+// a recv that got more is replayed with a LIMIT of its own.
+const maxRecv = 4 << 20
+
 var errClosed = errors.New("record: write to a closed Writer")
 
 // NewWriter returns a Writer that writes a recording to w, and writes its
@@ -342,8 +346,11 @@ func (w *Writer) receive(ev Event, s *sock, fd int64, call string) {
 	stream := s != nil && s.typ == "stream"
 	if stream && data != "" {
 		args := []string{w.arg(arg(ev, 0)), w.int(int64(len(data)))}
-		if t := arg(ev, 2); t.Kind != Nil {
+		if t := arg(ev, 2); t.Kind != Nil || len(data) > maxRecv {
 			args = append(args, w.arg(t))
+		}
+		if len(data) > maxRecv {
+			args = append(args, w.int(int64(len(data))))
 		}
 		call = w.call("recvn", args...)
 	}

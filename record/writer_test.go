@@ -578,3 +578,28 @@ func TestHostileData(t *testing.T) {
 		}
 	}
 }
+
+// TestRecvPastMaxRecv: a recv that got more than a replay's recvn takes by
+// default is replayed with a LIMIT of its own; maxrecv is replayed too.
+func TestRecvPastMaxRecv(t *testing.T) {
+	big := strings.Repeat("x", maxRecv+1)
+	events := timeline(
+		ok(call("socket", str("inet"), str("stream")), fd(3)),
+		ok(call("maxrecv", integer(8<<20)), num(8<<20)),
+		ok(call("recv", fd(3), integer(16<<20)), payload(big)),
+		ok(call("recv", fd(3), integer(16<<20), num(2)), payload(big)),
+		ok(call("recv", fd(3)), payload("small")),
+	)
+	steps := []step{
+		{`socket("inet", "stream")`, ret(4)},
+		{`maxrecv(8388608)`, ret(8388608)},
+		{fmt.Sprintf(`recvn(4, %d, nil, %d)`, len(big), len(big)), ret(big)},
+		{fmt.Sprintf(`recvn(4, %d, 2, %d)`, len(big), len(big)), ret(big)},
+		{`recvn(4, 5)`, ret("small")},
+	}
+	s := script(t, header, events)
+	compile(t, s)
+	if err := replay(s, steps); err != nil {
+		t.Error(err)
+	}
+}

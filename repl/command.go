@@ -153,10 +153,12 @@ func convert(L *lua.LState, s *luaapi.Spec, prm luaapi.Param, w Word) (lua.LValu
 }
 
 // printResults prints what a command returned, by the kinds of its results.
+// Nothing a peer chose reaches the terminal as it is: data and addresses
+// are quoted when they need it, messages escaped (luaapi.Printable).
 func printResults(w, errw io.Writer, c *Command, res []lua.LValue) {
 	s := c.Spec
 	if len(res) >= 3 && res[0] == lua.LNil {
-		fmt.Fprintf(errw, "error: %s\n", res[1].String())
+		fmt.Fprintf(errw, "error: %s\n", luaapi.Printable(res[1].String()))
 		return
 	}
 	if len(res) == 0 || len(s.Results) == 0 { // help prints its own text
@@ -165,8 +167,8 @@ func printResults(w, errw io.Writer, c *Command, res []lua.LValue) {
 	if c.show.hex {
 		if d, ok := res[0].(lua.LString); ok && len(s.Results) > 0 && s.Results[0] == luaapi.KData {
 			io.WriteString(w, luaapi.Hexdump(string(d)))
-			if len(res) > 1 {
-				fmt.Fprintln(w, res[1].String())
+			if len(res) > 1 && len(s.Results) > 1 {
+				fmt.Fprintln(w, format(s, s.Results[1], res[1], false))
 			}
 			return
 		}
@@ -191,6 +193,12 @@ func printResults(w, errw io.Writer, c *Command, res []lua.LValue) {
 	case "tasks":
 		if t, ok := res[0].(*lua.LTable); ok {
 			printTasks(w, t)
+			return
+		}
+	case "recvfrom":
+		if len(res) == 3 { // MAX cut the datagram short
+			fmt.Fprintf(w, "%s %s (cut short: the datagram had %s bytes)\n", format(s, luaapi.KData, res[0], c.show.all),
+				format(s, luaapi.KAddr, res[1], false), luaapi.Show(res[2]))
 			return
 		}
 	case "poll":
@@ -238,10 +246,17 @@ func format(s *luaapi.Spec, k luaapi.Kind, v lua.LValue, all bool) string {
 		return luaapi.Quote(string(d))
 	case luaapi.KAddr, luaapi.KString:
 		if str, ok := v.(lua.LString); ok {
-			if str == "" && k == luaapi.KAddr {
-				return "(unnamed)"
+			if k == luaapi.KAddr {
+				if str == "" {
+					return "(unnamed)"
+				}
+				return luaapi.QuoteAddr(string(str))
 			}
-			return strings.TrimSuffix(string(str), "\n") // a hexdump ends its last line
+			lines := strings.Split(strings.TrimSuffix(string(str), "\n"), "\n") // a hexdump ends its last line
+			for i, l := range lines {
+				lines[i] = luaapi.Printable(l)
+			}
+			return strings.Join(lines, "\n")
 		}
 	case luaapi.KAny:
 		if b, ok := v.(lua.LBool); ok {
@@ -263,7 +278,7 @@ func printTable(w io.Writer, rows []sock.Info) {
 			if s == "" {
 				return "-"
 			}
-			return s
+			return luaapi.QuoteAddr(s)
 		}
 		recvq := strconv.Itoa(in.RecvQ)
 		if in.Buffered > 0 {
@@ -287,7 +302,7 @@ func printTasks(w io.Writer, list *lua.LTable) {
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.RawGetString("id"), t.RawGetString("name"), t.RawGetString("state"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.RawGetString("id"), luaapi.Printable(t.RawGetString("name").String()), luaapi.Printable(t.RawGetString("state").String()))
 	}
 	tw.Flush()
 }

@@ -410,7 +410,7 @@ func (sh *Shell) start(line string, lua bool, args []lua.LValue, report func(*lu
 
 func (sh *Shell) fail(msg string) {
 	sh.failed = true
-	fmt.Fprintf(sh.errw, "error: %s\n", oneLine(msg))
+	fmt.Fprintf(sh.errw, "error: %s\n", luaapi.Printable(oneLine(msg)))
 }
 
 func (sh *Shell) snapshotFDs() {

@@ -39,12 +39,16 @@ expect(msg, "got both")
 
 -- A datagram bigger than the buffer you give is cut short: the rest is
 -- dropped, and the next recvfrom returns the NEXT datagram, not the rest.
+-- The kernel still tells how long the datagram was (MSG_TRUNC): recvfrom
+-- returns that length third when it cut one short.
 print("a sends 'abcdefghij' then 'next'; b reads the first with room for only 4 bytes")
 assert(sendto(a, "abcdefghij", addr_b))
 assert(sendto(a, "next", addr_b))
-msg = assert(recvfrom(b, 4))
-print(string.format("b recvfrom(4) -> %q (the other 6 bytes are gone)", msg))
+local whole
+msg, from, whole = assert(recvfrom(b, 4))
+print(string.format("b recvfrom(4) -> %q; the datagram had %d bytes: the other %d are gone", msg, whole, whole - #msg))
 expect(msg, "abcd")
+expect(whole, 10)
 msg = assert(recvfrom(b, 1000))
 print(string.format("b recvfrom    -> %q", msg))
 expect(msg, "next")

@@ -35,7 +35,7 @@ func (e *Error) Error() string {
 		s += " " + strconv.Itoa(e.FD)
 	}
 	if e.Addr != "" {
-		s += " " + e.Addr
+		s += " " + quoteControls(e.Addr)
 	}
 	s += ": " + Code(e.Err) + ": "
 	switch {
@@ -93,4 +93,16 @@ func message(err error) string {
 // Invalid returns an EINVAL error whose message says what was expected.
 func Invalid(op string, fd int, format string, args ...any) error {
 	return &Error{Op: op, FD: fd, Err: unix.EINVAL, Detail: fmt.Sprintf(format, args...)}
+}
+
+// quoteControls quotes s (Go syntax) if it has a control character or a
+// byte past ASCII: an address a peer chose (an AF_UNIX path) can hold
+// terminal escape codes, and an error message is printed.
+func quoteControls(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] >= 0x7f {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

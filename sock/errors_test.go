@@ -19,6 +19,9 @@ func TestErrorFormat(t *testing.T) {
 			"connect 3 127.0.0.1:1: ECONNREFUSED: connection refused"},
 		{&sock.Error{Op: "socket", FD: -1, Addr: "inet stream", Err: unix.EMFILE},
 			"socket inet stream: EMFILE: too many open files"},
+		// An address a peer chose is quoted when it holds control bytes.
+		{&sock.Error{Op: "sendto", FD: 3, Addr: "/tmp/\x1b]0;owned\x07\n", Err: unix.ECONNREFUSED},
+			`sendto 3 "/tmp/\x1b]0;owned\a\n": ECONNREFUSED: connection refused`},
 		{&sock.Error{Op: "recv", FD: 0, Err: unix.ECONNRESET},
 			"recv 0: ECONNRESET: connection reset by peer"},
 		{&sock.Error{Op: "accept", FD: 4, Err: unix.ETIMEDOUT},

@@ -51,7 +51,7 @@ func Example() {
 	tab.Send(cli, "hello\n")
 	var line []byte
 	tab.Do(ctx, conn, sock.Readable, deadline, func() (err error) {
-		line, err = tab.RecvUntil(conn, "\n")
+		line, err = tab.RecvUntil(conn, "\n", 0)
 		return err
 	})
 	fmt.Printf("server got %q\n", line)
@@ -99,7 +99,7 @@ func ExampleTable_Do() {
 
 	tab.Send(cli, "4 of 10")
 	err := tab.Do(ctx, conn, sock.Readable, time.Now().Add(50*time.Millisecond), func() error {
-		_, err := tab.RecvN(conn, 10)
+		_, err := tab.RecvN(conn, 10, 0)
 		return err
 	})
 	fmt.Println(errors.Is(err, unix.ETIMEDOUT), sock.Code(err))

@@ -570,12 +570,12 @@ func TestBadSizes(t *testing.T) {
 		wantErr(t, err, "EINVAL", "recvfrom", "expected a positive number of bytes")
 	}
 	// RecvN 0 is the empty string at once, even with nothing to read.
-	if got, err := tab.RecvN(a, 0); err != nil || len(got) != 0 {
+	if got, err := tab.RecvN(a, 0, 0); err != nil || len(got) != 0 {
 		t.Errorf("recvn 0: %q %v", got, err)
 	}
-	_, err := tab.RecvN(a, -1)
+	_, err := tab.RecvN(a, -1, 0)
 	wantErr(t, err, "EINVAL", fmt.Sprintf("recvn %d: EINVAL: bad size -1: expected a number of bytes >= 0", a))
-	_, err = tab.RecvUntil(a, "")
+	_, err = tab.RecvUntil(a, "", 0)
 	wantErr(t, err, "EINVAL", "recvuntil", "expected at least one byte")
 	if n, err := tab.Send(b, ""); err != nil || n != 0 {
 		t.Errorf("send of nothing: %d %v", n, err)
@@ -764,9 +764,9 @@ func TestUnknownDescriptor(t *testing.T) {
 		"sendto":      func(fd int) error { _, err := tab.SendTo(fd, "x", "127.0.0.1:1"); return err },
 		"recv":        func(fd int) error { _, err := tab.Recv(fd, 1); return err },
 		"recvfrom":    func(fd int) error { _, _, err := tab.RecvFrom(fd, 1); return err },
-		"recvn":       func(fd int) error { _, err := tab.RecvN(fd, 1); return err },
-		"recvuntil":   func(fd int) error { _, err := tab.RecvUntil(fd, "\n"); return err },
-		"recvframe":   func(fd int) error { _, err := tab.RecvFrame(fd, "u8"); return err },
+		"recvn":       func(fd int) error { _, err := tab.RecvN(fd, 1, 0); return err },
+		"recvuntil":   func(fd int) error { _, err := tab.RecvUntil(fd, "\n", 0); return err },
+		"recvframe":   func(fd int) error { _, err := tab.RecvFrame(fd, "u8", 0); return err },
 		"shutdown":    func(fd int) error { return tab.Shutdown(fd, "rdwr") },
 		"close":       func(fd int) error { return tab.Close(fd) },
 		"getsockname": func(fd int) error { _, err := tab.Sockname(fd); return err },

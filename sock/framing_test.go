@@ -33,9 +33,9 @@ func TestIncompleteUnitKept(t *testing.T) {
 		sent string
 		call func(tab *sock.Table, fd int) ([]byte, error)
 	}{
-		{"recvn", "abcd", func(tab *sock.Table, fd int) ([]byte, error) { return tab.RecvN(fd, 10) }},
-		{"recvuntil", "no newline", func(tab *sock.Table, fd int) ([]byte, error) { return tab.RecvUntil(fd, "\n") }},
-		{"recvframe", "\x00\x00\x00\x0ashort", func(tab *sock.Table, fd int) ([]byte, error) { return tab.RecvFrame(fd, "") }},
+		{"recvn", "abcd", func(tab *sock.Table, fd int) ([]byte, error) { return tab.RecvN(fd, 10, 0) }},
+		{"recvuntil", "no newline", func(tab *sock.Table, fd int) ([]byte, error) { return tab.RecvUntil(fd, "\n", 0) }},
+		{"recvframe", "\x00\x00\x00\x0ashort", func(tab *sock.Table, fd int) ([]byte, error) { return tab.RecvFrame(fd, "", 0) }},
 	} {
 		t.Run(tc.name+"/eof", func(t *testing.T) {
 			tab := newTable(t)
@@ -119,7 +119,7 @@ func TestUnread(t *testing.T) {
 	tab.Unread(b, p)
 	copy(p, "XXXX")
 	send(t, tab, a, " one\nrest")
-	if got, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvUntil(b, "\n") }); err != nil || got != "line one\n" {
+	if got, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvUntil(b, "\n", 0) }); err != nil || got != "line one\n" {
 		t.Errorf("recvuntil: %q %v", got, err)
 	}
 	if got := recvN(t, tab, b, 4); got != "rest" {
@@ -133,7 +133,7 @@ func TestRecvUntilSplitDelimiter(t *testing.T) {
 	a, b := pair(t, tab, "inet")
 	send(t, tab, a, "GET / HTTP/1.0\r")
 	eventually(t, tab, b, "the first part", func(in sock.Info) bool { return in.RecvQ == 15 })
-	if _, err := tab.RecvUntil(b, "\r\n"); err != unix.EAGAIN {
+	if _, err := tab.RecvUntil(b, "\r\n", 0); err != unix.EAGAIN {
 		t.Fatalf("recvuntil with half a delimiter: %v, want EAGAIN", err)
 	}
 	if in := info(t, tab, b); in.Buffered != 15 || in.RecvQ != 0 {
@@ -141,7 +141,7 @@ func TestRecvUntilSplitDelimiter(t *testing.T) {
 	}
 	send(t, tab, a, "\nHost: x\r\n\r\n")
 	for _, want := range []string{"GET / HTTP/1.0\r\n", "Host: x\r\n", "\r\n"} {
-		got, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvUntil(b, "\r\n") })
+		got, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvUntil(b, "\r\n", 0) })
 		if err != nil || got != want {
 			t.Errorf("recvuntil: %q %v, want %q", got, err, want)
 		}
@@ -186,7 +186,7 @@ func TestFrames(t *testing.T) {
 			}
 			send(t, tab, a, string(all)) // all frames in one stream
 			for _, p := range payloads {
-				got, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvFrame(b, kind) })
+				got, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvFrame(b, kind, 0) })
 				if err != nil || got != p {
 					t.Fatalf("RecvFrame: %d bytes %v, want %d bytes", len(got), err, len(p))
 				}
@@ -204,35 +204,44 @@ func TestFrames(t *testing.T) {
 	wantErr(t, err, "EINVAL", `sendframe 3: EINVAL: bad header "u64be": expected u8, u16be, u32be, u16le or u32le`)
 	tab := newTable(t)
 	a, _ := pair(t, tab, "unix")
-	_, err = tab.RecvFrame(a, "u24")
+	_, err = tab.RecvFrame(a, "u24", 0)
 	wantErr(t, err, "EINVAL", fmt.Sprintf(`recvframe %d: EINVAL: bad header "u24": expected u8, u16be, u32be, u16le or u32le`, a))
 }
 
-// TestOversizedFrame: a header announcing more than MaxFrame is refused at
-// once with EMSGSIZE, without waiting for (or buffering) the payload.
+// TestOversizedFrame: a header announcing more than the limit is refused
+// at once with EMSGSIZE, without waiting for (or buffering) the payload.
 func TestOversizedFrame(t *testing.T) {
-	for _, tc := range []struct{ kind, header string }{
-		{"u32be", "\xff\xff\xff\xff"},
-		{"u32le", "\x01\x00\x00\x10"}, // MaxFrame + 1
+	for _, tc := range []struct {
+		kind, header string
+		limit        int
+		from         string
+	}{
+		{"u32be", "\xff\xff\xff\xff", 0, "maxrecv"},
+		{"u32le", "\x01\x00\x40\x00", 0, "maxrecv"}, // DefaultMaxRecv + 1
+		{"u16be", "\x00\x0b", 10, "the call's LIMIT"},
 	} {
 		tab := newTable(t)
 		a, b := pair(t, tab, "unix")
 		send(t, tab, a, tc.header+"payload")
-		_, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvFrame(b, tc.kind) })
-		wantErr(t, err, "EMSGSIZE", fmt.Sprintf("recvframe %d: EMSGSIZE: frame of ", b), fmt.Sprintf("at most %d accepted", sock.MaxFrame))
+		_, err := recvUnit(tab, b, time.Now().Add(patience), func() ([]byte, error) { return tab.RecvFrame(b, tc.kind, tc.limit) })
+		want := sock.DefaultMaxRecv
+		if tc.limit > 0 {
+			want = tc.limit
+		}
+		wantErr(t, err, "EMSGSIZE", fmt.Sprintf("recvframe %d: EMSGSIZE: frame of ", b), fmt.Sprintf("more than %d (limit: %s)", want, tc.from))
 		// Nothing is lost: the bytes are there for a plain recv.
 		if got := recv(t, tab, b, 100); got != tc.header+"payload" {
 			t.Errorf("recv after EMSGSIZE: %q", got)
 		}
 	}
-	// Exactly MaxFrame is allowed: the header is accepted and the helper
+	// Exactly the limit is allowed: the header is accepted and the helper
 	// waits for the payload.
 	tab := newTable(t)
 	a, b := pair(t, tab, "unix")
-	send(t, tab, a, "\x10\x00\x00\x00")
-	_, err := recvUnit(tab, b, time.Now().Add(50*time.Millisecond), func() ([]byte, error) { return tab.RecvFrame(b, "u32be") })
+	send(t, tab, a, "\x00\x40\x00\x00")
+	_, err := recvUnit(tab, b, time.Now().Add(50*time.Millisecond), func() ([]byte, error) { return tab.RecvFrame(b, "u32be", 0) })
 	if !errors.Is(err, unix.ETIMEDOUT) {
-		t.Errorf("a MaxFrame header: %v, want ETIMEDOUT while waiting for the payload", err)
+		t.Errorf("a header of DefaultMaxRecv: %v, want ETIMEDOUT while waiting for the payload", err)
 	}
 }
 

@@ -52,14 +52,14 @@ func TestNoLeaks(t *testing.T) {
 	})
 	tab.Send(c, "abcd")
 	tab.Wait(ctx, conn, sock.Readable, time.Now().Add(patience))
-	tab.RecvN(conn, 10) // EAGAIN, 4 bytes kept
+	tab.RecvN(conn, 10, 0) // EAGAIN, 4 bytes kept
 	tab.Wait(ctx, conn, sock.Readable, time.Now().Add(20*time.Millisecond))
 	tab.SetOpt(conn, "nosuch", 1)
 	tab.SetOpt(conn, "rcvbuf", -1)
 	tab.GetOpt(conn, "nosuch")
 	tab.SetOpt(c, "linger", 0)
 	tab.Close(c) // reset
-	tab.Do(ctx, conn, sock.Readable, time.Now().Add(patience), func() error { _, err := tab.RecvFrame(conn, "u64"); return err })
+	tab.Do(ctx, conn, sock.Readable, time.Now().Add(patience), func() error { _, err := tab.RecvFrame(conn, "u64", 0); return err })
 	tab.Do(ctx, conn, sock.Readable, time.Now().Add(patience), func() error { _, err := tab.Recv(conn, 0); return err })
 	tab.Send(conn, "x")
 	tab.Send(conn, "y")

@@ -223,7 +223,7 @@ func recvN(t testing.TB, tab *sock.Table, fd, n int) string {
 	t.Helper()
 	var b []byte
 	err := tab.Do(context.Background(), fd, sock.Readable, time.Now().Add(patience), func() (err error) {
-		b, err = tab.RecvN(fd, n)
+		b, err = tab.RecvN(fd, n, 0)
 		return err
 	})
 	if err != nil {

@@ -44,6 +44,10 @@ type Entry struct {
 	// caller (after a timeout, at end of stream, by a framing helper): the
 	// next receive call returns them first.
 	pending []byte
+	// scanned is how far into pending a search for scanDelim has looked
+	// without finding it: the next search goes on from there.
+	scanned   int
+	scanDelim string
 }
 
 // State is the socket's state as the API sees it: created, bound,
@@ -81,6 +85,9 @@ type Table struct {
 	// DefaultTimeout bounds waiting calls that have no timeout of their own
 	// and whose descriptor has none; 0 means wait as long as it takes.
 	DefaultTimeout time.Duration
+	// MaxRecv bounds one unit of a receive helper when the call gives no
+	// limit of its own; 0 means DefaultMaxRecv.
+	MaxRecv int
 
 	wakefd int // eventfd used by Wait to be cancelled; 0 until first needed
 
@@ -404,36 +411,54 @@ func (t *Table) Recv(fd, max int) ([]byte, error) {
 }
 
 // RecvFrom reads one datagram of at most max bytes and returns its sender.
+// A longer datagram is cut short, as recvfrom(2) does; RecvDatagram says
+// so.
 func (t *Table) RecvFrom(fd, max int) ([]byte, unix.Sockaddr, error) {
+	b, from, _, err := t.RecvDatagram(fd, max)
+	return b, from, err
+}
+
+// RecvDatagram is RecvFrom that also returns the datagram's whole length,
+// which the kernel reports (MSG_TRUNC) even when max cut it short: more
+// than len(b) means the rest of the datagram is lost. On a stream socket it
+// is len(b).
+func (t *Table) RecvDatagram(fd, max int) ([]byte, unix.Sockaddr, int, error) {
 	e, err := t.Get("recvfrom", fd)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if max <= 0 {
-		return nil, nil, Invalid("recvfrom", fd, "bad size %d: expected a positive number of bytes", max)
+		return nil, nil, 0, Invalid("recvfrom", fd, "bad size %d: expected a positive number of bytes", max)
 	}
 	if len(e.pending) > 0 {
-		return e.takePending(max), e.remote, nil
+		b := e.takePending(max)
+		return b, e.remote, len(b), nil
 	}
 	buf := t.buffer(max)
-	n, from, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+	flags := unix.MSG_DONTWAIT
+	if e.Type == unix.SOCK_DGRAM {
+		flags |= unix.MSG_TRUNC // on a stream it would discard the data
+	}
+	size, from, err := unix.Recvfrom(fd, buf, flags)
 	if err != nil {
 		if err == unix.EAGAIN || err == unix.EINTR {
-			return nil, nil, unix.EAGAIN
+			return nil, nil, 0, unix.EAGAIN
 		}
-		return nil, nil, &Error{Op: "recvfrom", FD: fd, Err: err}
+		return nil, nil, 0, &Error{Op: "recvfrom", FD: fd, Err: err}
 	}
+	n := min(size, len(buf))
 	e.Received += int64(n)
 	if from == nil {
 		from = e.remote
 	}
-	return buf[:n], from, nil
+	return buf[:n], from, size, nil
 }
 
 func (e *Entry) takePending(max int) []byte {
 	n := min(max, len(e.pending))
 	b := e.pending[:n]
 	e.pending = e.pending[n:]
+	e.scanned -= min(n, e.scanned)
 	if len(e.pending) == 0 {
 		e.pending = nil // let a large buffer go
 	}
@@ -458,6 +483,7 @@ func (t *Table) Unread(fd int, b []byte) {
 	e := t.entries[fd]
 	p := make([]byte, 0, len(b)+len(e.pending))
 	e.pending = append(append(p, b...), e.pending...)
+	e.scanned = 0
 }
 
 var shutHow = map[string]int{"rd": unix.SHUT_RD, "wr": unix.SHUT_WR, "rdwr": unix.SHUT_RDWR}

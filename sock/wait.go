@@ -82,13 +82,14 @@ func (t *Table) Wait(ctx context.Context, fd int, events int16, deadline time.Ti
 	}
 }
 
-// Do runs try until it stops returning EAGAIN or EINPROGRESS, waiting for
-// events on fd in between, until deadline or ctx ends it. A blocking call
+// Do runs try until it stops returning EAGAIN, EINPROGRESS or ErrMore,
+// waiting for events on fd in between (which, after ErrMore, are there at
+// once), until deadline or ctx ends it. A blocking call
 // for Go callers: Do(ctx, fd, Readable, t.Deadline(fd, -1), func() error {...}).
 func (t *Table) Do(ctx context.Context, fd int, events int16, deadline time.Time, try func() error) error {
 	for {
 		err := try()
-		if err != unix.EAGAIN && err != unix.EINPROGRESS {
+		if err != unix.EAGAIN && err != unix.EINPROGRESS && err != ErrMore {
 			return err
 		}
 		if err := t.Wait(ctx, fd, events, deadline); err != nil {

@@ -1,0 +1,6 @@
+//go:build !race
+
+package main
+
+// memoryFactor scales the memory a test allows (see race_test.go).
+const memoryFactor = 1
