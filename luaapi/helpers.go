@@ -40,7 +40,7 @@ var helperOps = []*Spec{
 	{Name: "replay", Params: params(p("file", KName)), Results: results(KOK),
 		Doc: "run a recorded session, checking that it goes the same way", Returns: "true",
 		checked: true},
-	{Name: "help", Params: params(opt("command", KName)), Results: results(),
+	{Name: "help", Params: params(opt("command", KCommand)), Results: results(),
 		Doc: "list the commands, or describe one", run: runHelp},
 }
 
@@ -269,13 +269,13 @@ func Help(name string) string {
 		code, _, _ := strings.Cut(ex[strings.Index(ex, ": ")+2:], ":")
 		fmt.Fprintf(&b, "  on failure: nil, message, code (e.g. nil, %q, %q)\n", ex, code)
 	}
-	if len(s.Results) > 0 && s.Results[0] == KData {
+	if len(s.Results) > 0 && (s.Results[0] == KData || s.Results[0] == KChunk) {
 		fmt.Fprintf(&b, "  in the shell: %s -x ... prints the data as a hexdump, %s -a ... all of it\n", s.Name, s.Name)
 		b.WriteString("  (data over 1 KiB is shown as its first 256 bytes and its length; _ holds it all)\n")
 	}
 	if name == "setopt" || name == "getopt" {
 		b.WriteString("  options:\n")
-		for _, o := range sock.Options {
+		for _, o := range sock.Options() {
 			kind := "bytes"
 			switch {
 			case o.Bool:

@@ -63,6 +63,8 @@ type Runtime struct {
 	box         boxes
 	watch       *watcher
 	caller      *lua.LFunction     // see callWrapper
+	dispatch    *lua.LFunction     // see SpawnCommand
+	counter     *lua.LFunction     // see LoadExpr
 	text        lua.LString        // see IsText
 	pcKinds     map[uintptr]pcKind // see nestedLoop
 

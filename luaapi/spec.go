@@ -17,29 +17,35 @@ import (
 type Kind = record.Kind
 
 const (
-	KFD      = record.FD          // a descriptor number
-	KDomain  = record.Domain      // inet | inet6 | unix
-	KType    = record.Type        // stream | dgram
-	KAddr    = record.Addr        // host:port, [v6]:port, /path, unix:rel, @name
-	KData    = record.Data        // bytes: a bare word, "quoted\n" or hex:414243
-	KInt     = record.Int         // an integer
-	KSeconds = record.Seconds     // seconds (2, 0.5) or a duration (250ms)
-	KHow     = record.How         // rd | wr | rdwr
-	KOption  = record.Option      // a socket option name
-	KValue   = record.OptValue    // an option value: on|off or an integer
-	KOnOff   = record.OnOff       // on | off
-	KHeader  = record.FrameHeader // a frame header kind
-	KName    = record.Name        // a word: a command name, a file, a mode
-	KFDList  = record.FDList      // {fd, ...}
-	KTask    = record.Task        // a task
-	KFunc    = record.Func        // a Lua function
-	KAny     = record.Any         // any Lua value
-	KOK      = record.OK          // the result true, printed "ok"
-	KTable   = record.Table       // a table result (info, fds)
-	KBool    = record.Bool        // a boolean result
-	KNum     = record.Num         // a number result
-	KString  = record.Text        // a string result printed as it is
-	KRest    = record.Rest        // any number of further values
+	KFD       = record.FD          // a descriptor number
+	KDomain   = record.Domain      // inet | inet6 | unix
+	KType     = record.Type        // stream | dgram
+	KAddr     = record.Addr        // host:port, [v6]:port, /path, unix:rel, @name
+	KData     = record.Data        // bytes: a bare word, "quoted\n" or hex:414243
+	KInt      = record.Int         // an integer
+	KSeconds  = record.Seconds     // seconds (2, 0.5) or a duration (250ms)
+	KHow      = record.How         // rd | wr | rdwr
+	KOption   = record.Option      // a socket option name
+	KValue    = record.OptValue    // an option value: on|off or an integer
+	KOnOff    = record.OnOff       // on | off
+	KHeader   = record.FrameHeader // a frame header kind
+	KName     = record.Name        // a word: a command name, a file, a mode
+	KFDList   = record.FDList      // {fd, ...}
+	KTask     = record.Task        // a task
+	KFunc     = record.Func        // a Lua function
+	KAny      = record.Any         // any Lua value
+	KOK       = record.OK          // the result true, printed "ok"
+	KTable    = record.Table       // a table result
+	KBool     = record.Bool        // a boolean result
+	KNum      = record.Num         // a number result
+	KString   = record.Text        // a string result printed as it is
+	KRest     = record.Rest        // any number of further values
+	KChunk    = record.Chunk       // received data, "" at end of stream (printed eof)
+	KWhole    = record.Whole       // a datagram's whole length when cut short
+	KInfo     = record.Info        // a descriptor's row of the table
+	KInfoList = record.InfoList    // the descriptor table
+	KTaskList = record.TaskList    // the tasks listing
+	KCommand  = record.Command     // a command's name
 )
 
 // Param is one parameter of an operation.
@@ -201,11 +207,15 @@ func recordValue(k Kind, v lua.LValue) record.Value {
 	kind := k
 	switch k {
 	case KFD, KData, KAddr, KInt, KNum, KBool, KTable:
+	case KChunk:
+		kind = record.Data
+	case KWhole:
+		kind = record.Int
 	case KSeconds:
 		kind = record.Num
 	case KOK, KOnOff:
 		kind = record.Bool
-	case KFDList, KTask, KFunc:
+	case KFDList, KTask, KFunc, KInfo, KInfoList, KTaskList:
 		kind = record.Table
 	default:
 		kind = record.Str

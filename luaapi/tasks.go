@@ -24,7 +24,7 @@ var taskOps = []*Spec{
 	{Name: "now", Results: results(KNum),
 		Doc: "the time in seconds, as a float", Returns: "seconds since the epoch",
 		run: runNow},
-	{Name: "tasks", Results: results(KTable),
+	{Name: "tasks", Results: results(KTaskList),
 		Doc: "the running tasks: id, name, state (what each waits on)", Returns: "a list of {id, name, state}",
 		run: runTasks},
 	{Name: "kill", Params: params(p("task", KTask)), Results: results(KOK),

@@ -38,6 +38,12 @@ const (
 	OK          // the result true, printed "ok" (Bool)
 	Text        // a string result printed as it is (Str)
 	Rest        // any number of further values
+	Chunk       // data received from a stream, "" at its end (Data)
+	Whole       // a datagram's whole length, when a receive cut it short (Int)
+	Info        // a descriptor's row of the table (Table)
+	InfoList    // the descriptor table (Table)
+	TaskList    // the tasks listing (Table)
+	Command     // a command's name (Str)
 )
 
 // Value is one argument or result of an operation. V is one of a closed

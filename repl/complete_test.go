@@ -35,6 +35,8 @@ func TestComplete(t *testing.T) {
 		{"recv 3 10 1 ", "", 0},
 		{"close 3 ", "", 0},
 		{"recv -x ", strings.ReplaceAll(open, " ", " |") + " ", 0},
+		{"fd", "s ", 2}, // once, not twice
+		{"qu", "it ", 2},
 	}
 	for _, tt := range tests {
 		cands, offset := sh.complete([]rune(tt.line), len([]rune(tt.line)))
@@ -66,7 +68,11 @@ func TestComplete(t *testing.T) {
 	if len(cands) != 2 {
 		t.Errorf("completing in the middle of a line: %q", cands)
 	}
+	var closes strings.Builder
 	for _, fd := range fds {
-		rt.L.DoString("close(" + strconv.Itoa(fd) + ")")
+		closes.WriteString("close " + strconv.Itoa(fd) + "\n")
+	}
+	if _, st := shell(t, rt, out, closes.String()); st != 0 {
+		t.Errorf("closing: status %d: %s", st, out)
 	}
 }

@@ -6,13 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/chzyer/readline"
 
 	"sockshell/luaapi"
-	"sockshell/sock"
 )
 
 // errInterrupt is Ctrl-C at the prompt.
@@ -83,8 +81,8 @@ func DefaultHistoryFile() string {
 }
 
 // complete offers command names for the first word, then what the
-// command's parameter at the cursor takes: open descriptors, domains,
-// types, option names, on/off.
+// command's parameter at the cursor takes (the spec says: open
+// descriptors, domains, types, option names, on/off, ...).
 func (sh *Shell) complete(line []rune, pos int) ([][]rune, int) {
 	head := string(line[:pos])
 	fields := strings.Fields(head)
@@ -93,11 +91,7 @@ func (sh *Shell) complete(line []rune, pos int) ([][]rune, int) {
 		if len(fields) == 1 {
 			prefix = fields[0]
 		}
-		names := []string{"fds", "exit"}
-		for _, s := range luaapi.Specs() {
-			names = append(names, s.Name)
-		}
-		return candidates(names, prefix)
+		return candidates(luaapi.CommandNames(), prefix)
 	}
 	s, ok := luaapi.Lookup(fields[0])
 	if !ok {
@@ -112,39 +106,11 @@ func (sh *Shell) complete(line []rune, pos int) ([][]rune, int) {
 		arg--
 		prefix = fields[len(fields)-1]
 	}
-	if arg < 0 || arg >= len(s.Params) {
-		return nil, 0
+	var fds []int
+	if p := sh.openFDs.Load(); p != nil {
+		fds = *p
 	}
-	var opts []string
-	switch s.Params[arg].Kind {
-	case luaapi.KFD:
-		if fds := sh.openFDs.Load(); fds != nil {
-			for _, fd := range *fds {
-				opts = append(opts, strconv.Itoa(fd))
-			}
-		}
-	case luaapi.KDomain:
-		opts = sock.DomainNames
-	case luaapi.KType:
-		opts = sock.TypeNames
-	case luaapi.KHow:
-		opts = []string{"rd", "wr", "rdwr"}
-	case luaapi.KOption:
-		for _, o := range sock.Options {
-			opts = append(opts, o.Name)
-		}
-	case luaapi.KOnOff, luaapi.KValue:
-		opts = []string{"on", "off"}
-	case luaapi.KHeader:
-		opts = sock.FrameHeaders
-	case luaapi.KName:
-		if s.Name == "help" {
-			for _, sp := range luaapi.Specs() {
-				opts = append(opts, sp.Name)
-			}
-		}
-	}
-	return candidates(opts, prefix)
+	return candidates(s.Choices(arg, fds), prefix)
 }
 
 // candidates returns the suffixes of names that start with prefix, as

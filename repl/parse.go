@@ -7,11 +7,9 @@ import (
 	"sockshell/luaapi"
 )
 
-// Word is one word of a command line.
-type Word struct {
-	Text   string // the word with quotes and escapes resolved
-	Quoted bool   // it was written in double quotes or as hex:
-}
+// Word is one word of a command line: its text with quotes and escapes
+// resolved, and whether it was quoted (or hex:).
+type Word = luaapi.Word
 
 // SplitWords splits a command line into words: bare words separated by
 // spaces, double-quoted strings with C escapes (\n \r \t \0 \\ \" \xNN),

@@ -21,7 +21,7 @@ func FuzzPasteBack(f *testing.F) {
 	if got, status := shell(f, rt, out, setup); status != 0 {
 		f.Fatalf("setup: %s", got)
 	}
-	fd := int(rt.L.GetGlobal("a").(lua.LNumber))
+	fd := int(rt.Global("a").(lua.LNumber))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return

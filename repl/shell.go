@@ -66,11 +66,6 @@ type Shell struct {
 // New returns a shell on rt.
 func New(rt *luaapi.Runtime, cfg Config) *Shell {
 	sh := &Shell{rt: rt, cfg: cfg, next: make(chan bool, 1)}
-	fn, err := rt.L.LoadString("local name = ... return _G[name](select(2, ...))")
-	if err != nil {
-		panic(err) // a constant chunk
-	}
-	sh.dispatch = fn
 	sh.snapshotFDs()
 	return sh
 }
@@ -268,25 +263,23 @@ func commandName(line string) (string, bool) {
 func (sh *Shell) runCommand(name, line string) {
 	words, err := SplitWords(line)
 	if err == nil {
-		var c *Command
-		c, err = ParseCommand(sh.rt.L, words)
+		var c *luaapi.Command
+		c, err = sh.rt.ParseCommand(words)
 		if err == nil {
-			args := append([]lua.LValue{lua.LString(c.Spec.Name)}, c.Args...)
-			sh.start(line, false, args, func(t *luaapi.Task) {
+			sh.watch(sh.rt.SpawnCommand(line, c), false, func(t *luaapi.Task) {
 				if t.Err() != "" {
 					// The error is the command's, not a place in Lua.
 					sh.fail(location().ReplaceAllString(t.Err(), ""))
 					return
 				}
 				res := t.Results()
-				if len(res) >= 3 && res[0] == lua.LNil {
+				if len(res) > 0 && res[0] != lua.LNil {
+					sh.rt.SetLast(res[0])
+				}
+				if c.Print(sh.rt.Out(), sh.errw, res) {
 					sh.failed = true
 				}
-				if len(res) > 0 && res[0] != lua.LNil {
-					sh.rt.L.SetGlobal("_", res[0])
-				}
-				printResults(sh.rt.Out(), sh.errw, c, res)
-			}, sh.dispatch)
+			})
 			return
 		}
 	}
@@ -302,16 +295,9 @@ func (sh *Shell) runCommand(name, line string) {
 // runLua runs a Lua chunk typed at the prompt: an expression prints its
 // values; an unfinished chunk waits for more lines.
 func (sh *Shell) runLua(line, chunk string, final bool) {
-	// An expression's values are counted, so that a nil prints as nil
-	// and a call returning nothing prints nothing (a coroutine's results
-	// do not tell the two apart).
-	var args []lua.LValue
-	fn, err := sh.rt.Load("return "+chunk, "stdin")
-	if err == nil {
-		fn, err = sh.rt.Load("local count = ... return count("+chunk+"\n)", "stdin")
-		args = []lua.LValue{sh.counter()}
-	}
+	fn, args, err := sh.rt.LoadExpr(chunk, "stdin")
 	if err != nil {
+		args = nil
 		fn, err = sh.rt.Load(chunk, "stdin")
 	}
 	if err != nil {
@@ -329,7 +315,7 @@ func (sh *Shell) runLua(line, chunk string, final bool) {
 		return
 	}
 	sh.partial = ""
-	sh.start(line, true, args, func(t *luaapi.Task) {
+	sh.watch(sh.rt.Spawn(line, fn, args...), true, func(t *luaapi.Task) {
 		if t.Err() != "" {
 			sh.fail(t.Err())
 			return
@@ -361,26 +347,10 @@ func (sh *Shell) runLua(line, chunk string, final bool) {
 			parts = append(parts, luaapi.Show(v))
 		}
 		if res[0] != lua.LNil {
-			sh.rt.L.SetGlobal("_", res[0])
+			sh.rt.SetLast(res[0])
 		}
 		fmt.Fprintln(sh.rt.Out(), strings.Join(parts, "\t"))
-	}, fn)
-}
-
-// counter returns the Lua function that returns the number of its
-// arguments, then them.
-func (sh *Shell) counter() *lua.LFunction {
-	if sh.count == nil {
-		fn, err := sh.rt.Load("return function(...) return select('#', ...), ... end", "=count")
-		if err != nil {
-			panic(err) // a constant chunk
-		}
-		sh.rt.L.Push(fn)
-		sh.rt.L.Call(0, 1)
-		sh.count = sh.rt.L.Get(-1).(*lua.LFunction)
-		sh.rt.L.Pop(1)
-	}
-	return sh.count
+	})
 }
 
 // isName reports whether s is one Lua name.
@@ -393,10 +363,10 @@ func isName(s string) bool {
 	return s != ""
 }
 
-// start runs fn(args...) as the foreground task; when it ends, report
-// prints its outcome and the next line is read.
-func (sh *Shell) start(line string, lua bool, args []lua.LValue, report func(*luaapi.Task), fn *lua.LFunction) {
-	t := sh.rt.Spawn(line, fn, args...)
+// watch makes t the foreground task (lua: it runs a Lua line, which
+// Ctrl-C stops wherever it is); when it ends, report prints its outcome
+// and the next line is read.
+func (sh *Shell) watch(t *luaapi.Task, lua bool, report func(*luaapi.Task)) {
 	sh.fg, sh.fgLua = t, lua
 	t.OnDone = func(t *luaapi.Task) {
 		sh.fg = nil
@@ -414,7 +384,7 @@ func (sh *Shell) fail(msg string) {
 }
 
 func (sh *Shell) snapshotFDs() {
-	fds := sh.rt.Table.FDs()
+	fds := sh.rt.FDs()
 	sh.openFDs.Store(&fds)
 }
 

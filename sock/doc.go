@@ -12,6 +12,6 @@
 // goroutine serve many waiting descriptors.
 //
 // A Table is not safe for concurrent use: one goroutine owns it. The
-// package-level tables (Options, DomainNames, TypeNames, FrameHeaders) are
-// only read.
+// package's lists (Options, DomainNames, TypeNames, FrameHeaders) are
+// handed out as copies, so nobody can change them.
 package sock

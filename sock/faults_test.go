@@ -625,7 +625,7 @@ func TestPeekBadSize(t *testing.T) {
 func TestOptions(t *testing.T) {
 	tab := newTable(t)
 	fd := socket(t, tab, "inet6", "stream")
-	for _, o := range sock.Options {
+	for _, o := range sock.Options() {
 		switch {
 		case o.Bool:
 			for _, v := range []int{1, 0, 7} {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -62,8 +63,12 @@ func tooBig(op string, fd int, format string, args ...any) error {
 	return &Error{Op: op, FD: fd, Err: unix.EMSGSIZE, Detail: fmt.Sprintf(format, args...)}
 }
 
-// FrameHeaders lists the length-prefix kinds of SendFrame and RecvFrame.
-var FrameHeaders = []string{"u32be", "u8", "u16be", "u16le", "u32le"}
+// frameHeaders lists the length-prefix kinds of SendFrame and RecvFrame.
+var frameHeaders = []string{"u32be", "u8", "u16be", "u16le", "u32le"}
+
+// FrameHeaders returns the length-prefix kinds of SendFrame and RecvFrame,
+// the default first.
+func FrameHeaders() []string { return slices.Clone(frameHeaders) }
 
 func headerSize(kind string) int {
 	switch kind {

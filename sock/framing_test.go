@@ -167,10 +167,10 @@ func TestFrames(t *testing.T) {
 			t.Errorf("Frame(%q, abc) = %q %v, want %q", kind, got, err, want)
 		}
 	}
-	if len(sock.FrameHeaders) != 5 {
-		t.Errorf("FrameHeaders: %v", sock.FrameHeaders)
+	if len(sock.FrameHeaders()) != 5 {
+		t.Errorf("FrameHeaders: %v", sock.FrameHeaders())
 	}
-	for _, kind := range sock.FrameHeaders {
+	for _, kind := range sock.FrameHeaders() {
 		t.Run(kind, func(t *testing.T) {
 			tab := newTable(t)
 			a, b := pair(t, tab, "inet")

@@ -2,6 +2,7 @@ package sock
 
 import (
 	"math"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,8 +16,8 @@ type Option struct {
 	opt   int
 }
 
-// Options lists the socket options by name, for help and completion.
-var Options = []Option{
+// options lists the socket options by name, for help and completion.
+var options = []Option{
 	{"reuseaddr", true, "SO_REUSEADDR: bind a port still in TIME_WAIT", unix.SOL_SOCKET, unix.SO_REUSEADDR},
 	{"reuseport", true, "SO_REUSEPORT: several sockets bound to one port", unix.SOL_SOCKET, unix.SO_REUSEPORT},
 	{"nodelay", true, "TCP_NODELAY: send small segments at once (no Nagle)", unix.IPPROTO_TCP, unix.TCP_NODELAY},
@@ -31,7 +32,7 @@ var Options = []Option{
 
 // LookupOption finds an option by name.
 func LookupOption(name string) (Option, bool) {
-	for _, o := range Options {
+	for _, o := range options {
 		if o.Name == name {
 			return o, true
 		}
@@ -41,7 +42,7 @@ func LookupOption(name string) (Option, bool) {
 
 func optionNames() string {
 	s := ""
-	for i, o := range Options {
+	for i, o := range options {
 		if i > 0 {
 			s += ", "
 		}
@@ -113,3 +114,7 @@ func (t *Table) GetOpt(fd int, name string) (int, error) {
 	}
 	return v, nil
 }
+
+// Options returns the socket options SetOpt and GetOpt take, in the order
+// help lists them.
+func Options() []Option { return slices.Clone(options) }

@@ -3,6 +3,7 @@ package sock
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -15,11 +16,20 @@ var (
 	types   = map[string]int{"stream": unix.SOCK_STREAM, "dgram": unix.SOCK_DGRAM}
 )
 
-// DomainNames and TypeNames list the accepted names, for help and completion.
+// domainNames and typeNames list the accepted names, for help and completion.
 var (
-	DomainNames = []string{"inet", "inet6", "unix"}
-	TypeNames   = []string{"stream", "dgram"}
+	domainNames = []string{"inet", "inet6", "unix"}
+	typeNames   = []string{"stream", "dgram"}
 )
+
+// DomainNames returns the socket domains Socket takes.
+func DomainNames() []string { return slices.Clone(domainNames) }
+
+// TypeNames returns the socket types Socket takes.
+func TypeNames() []string { return slices.Clone(typeNames) }
+
+// HowNames returns the directions Shutdown takes.
+func HowNames() []string { return []string{"rd", "wr", "rdwr"} }
 
 // Entry is one descriptor of the table.
 type Entry struct {
