@@ -123,9 +123,9 @@ close %[1]d
 func TestTableRestoredAfterFailures(t *testing.T) {
 	rt, out := newRuntime(t)
 	shell(t, rt, out, "socket unix stream\n")
-	before := rt.Table.Len()
+	before := len(rt.FDs())
 	shell(t, rt, out, strings.Repeat("socket unix raw\nsocket bogus stream\naccept 99\nconnect 99 @nowhere\n", 10))
-	if n := rt.Table.Len(); n != before {
+	if n := len(rt.FDs()); n != before {
 		t.Errorf("%d descriptors after the failures; want %d", n, before)
 	}
 }
@@ -206,7 +206,7 @@ func malformedLine(r *rand.Rand) (line string, mustFail bool) {
 func TestMalformedLines(t *testing.T) {
 	rt, out := newRuntime(t)
 	shell(t, rt, out, "socket unix stream\n") // something in the table to keep
-	before := rt.Table.Len()
+	before := len(rt.FDs())
 	r := rand.New(rand.NewSource(1))
 	for i := 0; i < 600; i++ {
 		line, mustFail := malformedLine(r)
@@ -231,7 +231,7 @@ func TestMalformedLines(t *testing.T) {
 			t.Errorf("line %q: output %q", line, output)
 		}
 	}
-	if n := rt.Table.Len(); n != before {
+	if n := len(rt.FDs()); n != before {
 		t.Errorf("%d descriptors after the malformed lines; want %d", n, before)
 	}
 }
@@ -239,7 +239,7 @@ func TestMalformedLines(t *testing.T) {
 // TestMalformedStream feeds the same kind of lines as one piped session.
 func TestMalformedStream(t *testing.T) {
 	rt, out := newRuntime(t)
-	before := rt.Table.Len()
+	before := len(rt.FDs())
 	r := rand.New(rand.NewSource(2))
 	var input strings.Builder
 	n := 400
@@ -267,7 +267,7 @@ func TestMalformedStream(t *testing.T) {
 	if status != 1 {
 		t.Errorf("exit status %d; want 1", status)
 	}
-	if got := rt.Table.Len(); got != before {
+	if got := len(rt.FDs()); got != before {
 		t.Errorf("%d descriptors after the stream; want %d", got, before)
 	}
 }

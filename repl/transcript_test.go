@@ -85,7 +85,7 @@ func runTranscript(t *testing.T, file string) {
 	if wantStatus >= 0 && status != wantStatus {
 		t.Errorf("exit status %d; want %d", status, wantStatus)
 	}
-	if n := rt.Table.Len(); n != 0 {
+	if n := len(rt.FDs()); n != 0 {
 		t.Errorf("%d descriptors left open at the end of the transcript", n)
 	}
 }
