@@ -106,3 +106,15 @@ func quoteControls(s string) string {
 	}
 	return s
 }
+
+// attempt gives the error of one attempt at a call as callers take it:
+// unix.EAGAIN (unwrapped) when the call would block or a signal
+// interrupted it — make it again once the descriptor is ready — else an
+// *Error naming the call, the descriptor, the address if any, and the
+// errno.
+func attempt(op string, fd int, addr string, err error) error {
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return unix.EAGAIN
+	}
+	return &Error{Op: op, FD: fd, Addr: addr, Err: err}
+}

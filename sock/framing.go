@@ -265,10 +265,8 @@ func (t *Table) fill(op string, e *Entry, size int) (int, error) {
 	}
 	b, errno := e.RecvNow(buf)
 	switch {
-	case errno == unix.EAGAIN || errno == unix.EINTR:
-		return 0, unix.EAGAIN
 	case errno != 0:
-		return 0, &Error{Op: op, FD: e.FD, Err: errno}
+		return 0, attempt(op, e.FD, "", errno)
 	case len(b) == 0:
 		return 0, &Error{Op: op, FD: e.FD, Err: ErrEOF,
 			Detail: fmt.Sprintf("stream ended before the unit was complete (%d bytes kept for the next receive)", len(e.pending))}
@@ -289,21 +287,16 @@ func (t *Table) fill(op string, e *Entry, size int) (int, error) {
 func (e *Entry) fillDatagram(op string, lim limit) (int, error) {
 	size, errno := recvWith(e.FD, nil, unix.MSG_PEEK|unix.MSG_TRUNC|unix.MSG_DONTWAIT)
 	switch {
-	case errno == unix.EAGAIN || errno == unix.EINTR:
-		return 0, unix.EAGAIN
 	case errno != 0:
-		return 0, &Error{Op: op, FD: e.FD, Err: errno}
+		return 0, attempt(op, e.FD, "", errno)
 	case len(e.pending)+size > lim.n:
 		return 0, tooBig(op, e.FD, "the next datagram has %d bytes, and %d are buffered: more than %d %s; it stays queued (recv takes it)", size, len(e.pending), lim.n, lim)
 	}
 	e.reserve(size)
 	buf := e.pending[len(e.pending) : len(e.pending)+size]
 	n, errno := recvWith(e.FD, buf, unix.MSG_TRUNC|unix.MSG_DONTWAIT)
-	switch {
-	case errno == unix.EAGAIN || errno == unix.EINTR:
-		return 0, unix.EAGAIN
-	case errno != 0:
-		return 0, &Error{Op: op, FD: e.FD, Err: errno}
+	if errno != 0 {
+		return 0, attempt(op, e.FD, "", errno)
 	}
 	got := min(n, size)
 	e.Received += int64(got)

@@ -226,10 +226,7 @@ func (t *Table) Accept(fd int) (int, unix.Sockaddr, error) {
 	}
 	nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 	if err != nil {
-		if err == unix.EAGAIN || err == unix.EINTR {
-			return -1, nil, unix.EAGAIN
-		}
-		return -1, nil, &Error{Op: "accept", FD: fd, Err: err}
+		return -1, nil, attempt("accept", fd, "", err)
 	}
 	t.add(&Entry{FD: nfd, Domain: e.Domain, Type: e.Type, bound: true, connected: true, remote: sa})
 	return nfd, sa, nil
@@ -326,11 +323,8 @@ func (t *Table) Send(fd int, data string) (int, error) {
 		return 0, t.badFD("send", fd)
 	}
 	n, errno := e.SendNow(data)
-	switch {
-	case errno == unix.EAGAIN || errno == unix.EINTR:
-		return 0, unix.EAGAIN
-	case errno != 0:
-		return 0, &Error{Op: "send", FD: fd, Err: errno}
+	if errno != 0 {
+		return 0, attempt("send", fd, "", errno)
 	}
 	return n, nil
 }
@@ -348,11 +342,12 @@ func (t *Table) SendRest(fd int, data string, off int) (int, error) {
 	}
 	for off < len(data) {
 		n, errno := e.SendNow(data[off:])
-		switch {
-		case errno == unix.EAGAIN || errno == unix.EINTR:
-			return off, unix.EAGAIN
-		case errno != 0:
-			return off, &Error{Op: "send", FD: fd, Err: errno, Sent: off, Total: len(data)}
+		if errno != 0 {
+			err := attempt("send", fd, "", errno)
+			if e, ok := err.(*Error); ok {
+				e.Sent, e.Total = off, len(data)
+			}
+			return off, err
 		}
 		off += n
 	}
@@ -374,10 +369,7 @@ func (t *Table) SendTo(fd int, data, addr string) (int, error) {
 	}
 	n, err := unix.SendmsgN(fd, unsafe.Slice(unsafe.StringData(data), len(data)), nil, sa, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
 	if err != nil {
-		if err == unix.EAGAIN || err == unix.EINTR {
-			return 0, unix.EAGAIN
-		}
-		return 0, &Error{Op: "sendto", FD: fd, Addr: addr, Err: err}
+		return 0, attempt("sendto", fd, addr, err)
 	}
 	e.Sent += int64(n)
 	return n, nil
@@ -402,11 +394,8 @@ func (t *Table) buffer(max int) []byte {
 func (t *Table) Recv(fd, max int) ([]byte, error) {
 	if e, buf := t.RecvEntry(fd, max); e != nil {
 		b, errno := e.RecvNow(buf)
-		switch {
-		case errno == unix.EAGAIN || errno == unix.EINTR:
-			return nil, unix.EAGAIN
-		case errno != 0:
-			return nil, &Error{Op: "recv", FD: fd, Err: errno}
+		if errno != 0 {
+			return nil, attempt("recv", fd, "", errno)
 		}
 		return b, nil
 	}
@@ -451,10 +440,7 @@ func (t *Table) RecvDatagram(fd, max int) ([]byte, unix.Sockaddr, int, error) {
 	}
 	size, from, err := unix.Recvfrom(fd, buf, flags)
 	if err != nil {
-		if err == unix.EAGAIN || err == unix.EINTR {
-			return nil, nil, 0, unix.EAGAIN
-		}
-		return nil, nil, 0, &Error{Op: "recvfrom", FD: fd, Err: err}
+		return nil, nil, 0, attempt("recvfrom", fd, "", err)
 	}
 	n := min(size, len(buf))
 	e.Received += int64(n)
