@@ -153,7 +153,9 @@ func (sh *Shell) signal(sig syscall.Signal) {
 	switch {
 	case sig == syscall.SIGINT && sh.fg != nil && sh.cfg.Terminal:
 		// Ctrl-C stops what the user started: a command's waiting call
-		// fails with EINTR; a Lua line stops wherever it is.
+		// fails with EINTR; a Lua line stops wherever it is. The terminal
+		// has echoed ^C: what follows starts on a line of its own.
+		io.WriteString(sh.cfg.Out, "\n")
 		if sh.fgLua {
 			sh.fg.Abort()
 		}
