@@ -3,47 +3,14 @@ package luaapi
 import (
 	"encoding/hex"
 	"fmt"
+	"sockshell/record"
 	"strings"
 	"unicode/utf8"
 )
 
-// Quote writes data in the shell's DATA syntax: a double-quoted string with
-// \n \r \t \0 \\ \" and \xNN escapes, which the shell reads back as the same
-// bytes.
-func Quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '"':
-			b.WriteString(`\"`)
-		case 0:
-			if i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
-				b.WriteString(`\x00`)
-			} else {
-				b.WriteString(`\0`)
-			}
-		default:
-			if c < 0x20 || c >= 0x7f {
-				fmt.Fprintf(&b, `\x%02x`, c)
-			} else {
-				b.WriteByte(c)
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// Quote writes data in the shell's DATA syntax, which pastes back into a
+// command and into Lua as the same bytes: record.Quote.
+func Quote(s string) string { return record.Quote(s) }
 
 // QuoteAddr gives an address as the shell prints it: as it is when it is
 // plain printable ASCII with no space, quote or backslash (every inet

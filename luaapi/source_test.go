@@ -7,24 +7,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-func TestHexEscapes(t *testing.T) {
-	for _, c := range []struct{ src, want string }{
-		{`x = "\x41"`, `x = "\065"`},
-		{`x = '\x00\xff1'`, `x = '\000\2551'`},
-		{`x = "\\x41"`, `x = "\\x41"`},                       // an escaped backslash, then x41
-		{`x = "\"\x41"`, `x = "\"\065"`},                     // an escaped quote does not end the string
-		{`-- "\x41"` + "\n" + `y`, `-- "\x41"` + "\n" + `y`}, // a comment
-		{`x = [[\x41]]`, `x = [[\x41]]`},                     // a long string
-		{`--[==[ "\x41" ]==] x = "\x42"`, `--[==[ "\x41" ]==] x = "\066"`},
-		{`x = "\x4"`, `x = "\x4"`}, // not two hex digits
-		{`x = a[b["\x41"]]`, `x = a[b["\065"]]`},
-	} {
-		if got := hexEscapes(c.src); got != c.want {
-			t.Errorf("hexEscapes(%q) = %q; want %q", c.src, got, c.want)
-		}
-	}
-}
-
 // FuzzQuoteRoundTrip: whatever Quote prints, compiled as a Lua string by
 // the session, is the same bytes.
 func FuzzQuoteRoundTrip(f *testing.F) {

@@ -465,7 +465,7 @@ func TestLongSessionCompiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := L.LoadString(string(b)); err != nil {
+		if _, err := L.LoadString(LuaSource(string(b))); err != nil {
 			t.Fatalf("after %d changes: %v\n%s", checks, err, b)
 		}
 	}}
@@ -609,7 +609,7 @@ func trace(script string) (log []string, err error) {
 		log = append(log, "fails("+code+", "+format(L.Get(-1))+")")
 		return 0
 	}))
-	err = L.DoString(script)
+	err = L.DoString(LuaSource(script))
 	return log, err
 }
 

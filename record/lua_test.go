@@ -44,7 +44,7 @@ func compile(t *testing.T, script string) {
 	t.Helper()
 	L := lua.NewState()
 	defer L.Close()
-	if _, err := L.LoadString(script); err != nil {
+	if _, err := L.LoadString(LuaSource(script)); err != nil {
 		t.Fatalf("script does not compile: %v\n%s", err, script)
 	}
 }
@@ -99,7 +99,7 @@ func replay(script string, steps []step) error {
 		}
 		return 0
 	}))
-	if err := L.DoString(script); err != nil {
+	if err := L.DoString(LuaSource(script)); err != nil {
 		return err
 	}
 	if next != len(steps) {
@@ -171,7 +171,7 @@ func roundTrip(t *testing.T, data string) (got []string) {
 	L.SetGlobal("recv", constant(lua.LString("")))
 	L.SetGlobal("recvn", constant(lua.LString("")))
 	L.SetGlobal("recvfrom", constant(lua.LString(""), lua.LString("127.0.0.1:40001")))
-	if err := L.DoString(script); err != nil {
+	if err := L.DoString(LuaSource(script)); err != nil {
 		t.Fatalf("%v\n%s", err, script)
 	}
 	return got

@@ -481,7 +481,7 @@ func (w *Writer) data(s string) string {
 
 func (w *Writer) str(s string) string {
 	w.konst('s', s)
-	return luaString(s)
+	return Quote(s)
 }
 
 func (w *Writer) int(n int64) string {
