@@ -98,7 +98,7 @@ func runSocket(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runBind(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "bind", 1)
 	addr := checkString(L, "bind", 2, "an address")
-	return rt.okOr(rt.Table.Bind(fd, addr)), nil
+	return rt.afterLookup("bind", fd, addr, -1, func(time.Duration) ([]lua.LValue, *waitReq) { return rt.okOr(rt.Table.Bind(fd, addr)), nil })
 }
 
 func runListen(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -124,6 +124,11 @@ func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "connect", 1)
 	addr := checkString(L, "connect", 2, "an address")
 	timeout := optTimeout(L, "connect", 3)
+	return rt.afterLookup("connect", fd, addr, timeout, func(timeout time.Duration) ([]lua.LValue, *waitReq) { return rt.connect(fd, addr, timeout) })
+}
+
+// connect is connect once addr's host is known.
+func (rt *Runtime) connect(fd int, addr string, timeout time.Duration) ([]lua.LValue, *waitReq) {
 	err := rt.Table.Connect(fd, addr)
 	if err != unix.EINPROGRESS {
 		return rt.okOr(err), nil
@@ -292,7 +297,9 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		}
 		return vals(lua.LNumber(n)), nil
 	}
-	return rt.attempt("sendto", fd, addr, unix.EPOLLOUT, -1, try)
+	return rt.afterLookup("sendto", fd, addr, -1, func(timeout time.Duration) ([]lua.LValue, *waitReq) {
+		return rt.attempt("sendto", fd, addr, unix.EPOLLOUT, timeout, try)
+	})
 }
 
 func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -585,6 +592,12 @@ func (rt *Runtime) waitHere(w *waitReq) []lua.LValue {
 		case waitSleep:
 			time.Sleep(time.Until(w.deadline))
 			return rt.timedOut(w)
+		case waitGo:
+			res, next := rt.finishWork(w)
+			if next == nil {
+				return res
+			}
+			w = next
 		default:
 			return w.fail(unix.EDEADLK, "cannot wait for a task outside a task")
 		}

@@ -67,6 +67,7 @@ type Runtime struct {
 	globalsMeta *lua.LTable
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	watch       *watcher
+	workers     workers // goroutines of waiting calls (lookup.go)
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep: a script that never waits is spared what it does.
@@ -153,6 +154,7 @@ func (rt *Runtime) Close() {
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}
+	rt.stopWorkers()
 	rt.Table.CloseAll()
 	rt.s.close()
 	rt.L.Close()

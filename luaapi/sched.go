@@ -81,6 +81,7 @@ const (
 	waitPoll                  // poll(): any of fds
 	waitSleep                 // sleep(): the deadline only
 	waitTask                  // wait(): another task
+	waitGo                    // a goroutine finishes the call (lookup.go)
 )
 
 // waitReq is what a task waits for.
@@ -109,6 +110,7 @@ type waitReq struct {
 	// receives a wake-up call in the kernel, which a client that never
 	// waits again (a fast request/response) would otherwise pay for.
 	once bool
+	work *goWork // waitGo: the goroutine's part
 }
 
 func (w *waitReq) what() string {
@@ -426,6 +428,9 @@ func (rt *Runtime) startWait(t *Task) {
 func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 	s := &rt.s
 	if w := t.wait; w != nil {
+		if w.work != nil {
+			w.work.cancel()
+		}
 		for _, fd := range w.fds {
 			ws := s.waiting[fd]
 			for i, x := range ws {
