@@ -85,9 +85,13 @@ func (rt *Runtime) finishWork(w *waitReq) (res []lua.LValue, next *waitReq) {
 	return res, next
 }
 
-// stopWorkers waits for the goroutines of waiting calls, which cancelling
-// the tasks has told to stop.
-func (rt *Runtime) stopWorkers() { rt.workers.wg.Wait() }
+// stopWorkers stops the goroutines the runtime started: it waits for those
+// of waiting calls, which cancelling the tasks has told to stop, and stops
+// the watcher of its limits. It is for Close.
+func (rt *Runtime) stopWorkers() {
+	rt.workers.wg.Wait()
+	rt.stopLimits()
+}
 
 // afterLookup runs then, the rest of a call to addr, once addr's host is
 // known: at once when it needs no DNS query (a numeric address, localhost,

@@ -39,6 +39,8 @@ type Config struct {
 	// loop that never waits). It costs a check per Lua instruction, so the
 	// interactive shell turns it on and scripts do not.
 	Interruptible bool
+	// Limits bound the session's memory and time (limits.go).
+	Limits Limits
 }
 
 // Recorder receives one event per completed operation.
@@ -68,6 +70,7 @@ type Runtime struct {
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	watch       *watcher
 	workers     workers // goroutines of waiting calls (lookup.go)
+	lim         limiter // the state of cfg.Limits (limits.go)
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep: a script that never waits is spared what it does.
@@ -128,6 +131,7 @@ func New(cfg Config) (*Runtime, error) {
 		L.SetField(io, "write", L.NewFunction(rt.write))
 	}
 	rt.lazyPrelude()
+	rt.setLimits()
 	if cfg.Sandbox {
 		if err := rt.loadPrelude(L); err != nil {
 			rt.Close()

@@ -2,7 +2,6 @@ package luaapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -345,11 +344,7 @@ func (rt *Runtime) step(t *Task) {
 	clear(t.resumeBuf[:]) // holding on to a received string would keep it alive
 	switch {
 	case err != nil:
-		msg := luaErrorText(err)
-		if t.abort != nil && errors.Is(t.th.Context().Err(), context.Canceled) {
-			msg = "interrupted"
-		}
-		rt.finish(t, "failed", nil, msg)
+		rt.finish(t, "failed", nil, rt.failureText(t, err))
 	case t.wait != nil:
 		t.tail = st == lua.ResumeOK
 		rt.startWait(t)
