@@ -10,11 +10,13 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/sock"
 )
 
 // Limits bound what a session may use, so that a runaway script ends with
@@ -63,10 +65,14 @@ type limiter struct {
 	// next instruction; nil when the runtime is not interruptible.
 	cancel context.CancelCauseFunc
 
-	stop     chan struct{} // closed when the runtime closes
-	stopOnce sync.Once
-	done     chan struct{} // closed when the watcher has returned
-	reported atomic.Bool   // a task's error has shown the limit's line
+	// wake is an eventfd that stops the watcher; done is closed when the
+	// watcher has returned. The watcher sleeps in poll(2) on wake rather
+	// than on a Go timer: the runtime's first timer starts its network
+	// poller, whose descriptors would take the numbers kept for sockets.
+	wake     int
+	done     chan struct{}
+	stopped  atomic.Bool
+	reported atomic.Bool // a task's error has shown the limit's line
 }
 
 // setLimits installs the bounds: on coroutine nesting always, on the
@@ -85,7 +91,11 @@ func (rt *Runtime) setLimits() {
 		lim.cancel = cancel
 	}
 	if cfg.MaxMemory > 0 || cfg.MaxTime > 0 {
-		lim.stop, lim.done = make(chan struct{}), make(chan struct{})
+		wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+		if err != nil {
+			return
+		}
+		lim.wake, lim.done = sock.Private(wake), make(chan struct{})
 		go rt.watchLimits(cfg)
 	}
 }
@@ -93,45 +103,38 @@ func (rt *Runtime) setLimits() {
 // stopLimits stops the watcher; it is for Close.
 func (rt *Runtime) stopLimits() {
 	lim := &rt.lim
-	if lim.stop == nil {
+	if lim.done == nil || lim.stopped.Swap(true) {
 		return
 	}
-	lim.stopOnce.Do(func() { close(lim.stop) })
+	unix.Write(lim.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 	<-lim.done
+	unix.Close(lim.wake)
 }
 
 // watchLimits runs on a goroutine of its own until the runtime closes,
 // ending the session when it passes a limit.
 func (rt *Runtime) watchLimits(cfg Limits) {
 	defer close(rt.lim.done)
-	var tick <-chan time.Time
-	if cfg.MaxMemory > 0 {
-		t := time.NewTicker(memoryPoll)
-		defer t.Stop()
-		tick = t.C
-	}
-	var deadline <-chan time.Time
-	if cfg.MaxTime > 0 {
-		t := time.NewTimer(cfg.MaxTime)
-		defer t.Stop()
-		deadline = t.C
-	}
+	fds := []unix.PollFd{{Fd: int32(rt.lim.wake), Events: unix.POLLIN}}
 	for {
-		select {
-		case <-rt.lim.stop:
-			return
-		case <-deadline:
+		wait := memoryPoll
+		if cfg.MaxMemory == 0 {
+			wait = time.Until(rt.start.Add(cfg.MaxTime))
+		}
+		if n, err := unix.Poll(fds, max(int(wait/time.Millisecond), 1)); n > 0 || err != nil && err != unix.EINTR {
+			return // the runtime is closing
+		}
+		switch {
+		case cfg.MaxTime > 0 && time.Since(rt.start) >= cfg.MaxTime:
 			rt.passed(cfg, fmt.Sprintf("time limit of %ss exceeded", strconv.FormatFloat(cfg.MaxTime.Seconds(), 'f', -1, 64)))
 			return
-		case <-tick:
-			// The heap counts garbage not yet swept; only what a
-			// collection leaves is the script's.
+		// The heap counts garbage not yet swept; only what a collection
+		// leaves is the script's.
+		case cfg.MaxMemory > 0 && heapBytes() > cfg.MaxMemory:
+			runtime.GC()
 			if heapBytes() > cfg.MaxMemory {
-				runtime.GC()
-				if heapBytes() > cfg.MaxMemory {
-					rt.passed(cfg, fmt.Sprintf("memory limit of %d MiB exceeded", cfg.MaxMemory>>20))
-					return
-				}
+				rt.passed(cfg, fmt.Sprintf("memory limit of %d MiB exceeded", cfg.MaxMemory>>20))
+				return
 			}
 		}
 	}
@@ -156,10 +159,11 @@ func (rt *Runtime) passed(cfg Limits, msg string) {
 		rt.lim.cancel(cause)
 	}
 	rt.Post(func() { rt.endTasks(cause) })
-	select {
-	case <-rt.lim.stop:
-		return
-	case <-time.After(exitGrace):
+	fds := []unix.PollFd{{Fd: int32(rt.lim.wake), Events: unix.POLLIN}}
+	for end := time.Now().Add(exitGrace); time.Now().Before(end); {
+		if n, _ := unix.Poll(fds, int(time.Until(end)/time.Millisecond)+1); n > 0 {
+			return // the session ended by itself
+		}
 	}
 	if rt.lim.reported.Load() {
 		msg = ""
@@ -182,8 +186,8 @@ func (rt *Runtime) endTasks(cause error) {
 		if t.th != nil {
 			t.th.SetContext(ctx)
 		}
-		if t.status == "waiting" {
-			rt.Cancel(t, true)
+		if t.status == "waiting" && t.wait != nil {
+			rt.wake(t, t.wait.fail(unix.EINTR, cause.Error()))
 		}
 	}
 }
@@ -198,7 +202,13 @@ func (rt *Runtime) failureText(t *Task, err error) string {
 		if ctx := t.th.Context(); ctx != nil && ctx.Err() != nil {
 			var limit limitError
 			if errors.As(context.Cause(ctx), &limit) {
-				rt.lim.reported.Store(true)
+				// One line says why the session ended: the main task's
+				// (or the shell line's) error, else Exit's.
+				if t.report {
+					t.report = false
+				} else {
+					rt.lim.reported.Store(true)
+				}
 				return limit.Error()
 			}
 			if strings.HasSuffix(msg, context.Canceled.Error()) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type workers struct {
 // gets a context that ends at deadline (none if it is zero) or when the
 // wait ends another way (Ctrl-C, kill, the runtime closing).
 func (rt *Runtime) goWait(op string, fd int, addr string, deadline time.Time, work func(context.Context) any, then func(any) ([]lua.LValue, *waitReq)) *waitReq {
+	startPoller() // before the deadline's timer, the runtime's first perhaps
 	ctx, cancel := context.WithCancel(context.Background())
 	if !deadline.IsZero() {
 		ctx, cancel = context.WithDeadline(context.Background(), deadline)
@@ -52,6 +54,22 @@ func (rt *Runtime) goWait(op string, fd int, addr string, deadline time.Time, wo
 		rt.Post(func() { rt.workDone(w) })
 	}()
 	return w
+}
+
+var pollerOnce sync.Once
+
+// startPoller starts the Go runtime's network poller — which a first Go
+// timer or socket would start (a context's deadline, a DNS query) — with
+// its descriptors above the numbers kept for the session's sockets.
+func startPoller() {
+	pollerOnce.Do(func() {
+		sock.KeepLowFDs(func() {
+			if r, w, err := os.Pipe(); err == nil { // a pollable file starts the poller
+				r.Close()
+				w.Close()
+			}
+		})
+	})
 }
 
 // workDone finishes the call waiting for w once its goroutine is done,
