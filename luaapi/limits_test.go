@@ -91,7 +91,7 @@ func TestMemoryLimit(t *testing.T) {
 		{"a big table, interruptible", Config{Interruptible: true},
 			`local t = {} for i = 1, 1e9 do t[i] = {i} end`},
 		{"held while waiting", Config{},
-			`local t = {} for i = 1, 100 do t[i] = string.rep("x", 2^20) .. i end sleep(30)`},
+			`local a, b = string.rep("x", 40 * 2^20), string.rep("y", 40 * 2^20) sleep(30)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ex exits
