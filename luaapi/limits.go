@@ -121,7 +121,8 @@ func (rt *Runtime) watchLimits(cfg Limits) {
 		if cfg.MaxMemory == 0 {
 			wait = time.Until(rt.start.Add(cfg.MaxTime))
 		}
-		if n, err := unix.Poll(fds, max(int(wait/time.Millisecond), 1)); n > 0 || err != nil && err != unix.EINTR {
+		ms := min(max(int(wait/time.Millisecond), 1), 3600*1000) // poll(2) takes an int32
+		if n, err := unix.Poll(fds, ms); n > 0 || err != nil && err != unix.EINTR {
 			return // the runtime is closing
 		}
 		switch {

@@ -72,7 +72,8 @@ func TestScript(t *testing.T) {
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "netns":
-		return os.Geteuid() == 0 && exec.Command("unshare", "--net", "--mount", "true").Run() == nil, nil
+		_, err := exec.LookPath("ip")
+		return err == nil && os.Geteuid() == 0 && exec.Command("unshare", "--net", "--mount", "true").Run() == nil, nil
 	case "ipv6":
 		l, err := net.Listen("tcp6", "[::1]:0")
 		if err != nil {
