@@ -139,3 +139,34 @@ return (msg:gsub("^connect %d+", "connect FD")), code, c2, c3, c4
 		t.Errorf("queries sent under --allow: %q", q)
 	}
 }
+
+// TestLookupThenWait: after its lookup, a connect that must wait for its
+// handshake (the listener's queue is full) goes on waiting, and the lookup
+// and the handshake share the call's one timeout.
+func TestLookupThenWait(t *testing.T) {
+	dns := dnstest.Start(t, map[string]netip.Addr{"svc.example.test": netip.MustParseAddr("127.0.0.1")})
+	s := dnsSession(t, Config{}, dns)
+	res := s.ok(`
+local l = socket("inet", "stream")
+assert(bind(l, "127.0.0.1:0"))
+assert(listen(l, 0))
+local addr = getsockname(l)
+local port = addr:match(":(%d+)$")
+for i = 1, 8 do -- fill the queue of completed connections, then the SYN queue
+  local c = socket("inet", "stream")
+  nonblock(c, true)
+  connect(c, addr)
+end
+local c = socket("inet", "stream")
+local t0 = now()
+local ok, msg, code = connect(c, "svc.example.test:" .. port, 0.3)
+return code, info(c).state, now() - t0
+`)
+	if len(res) != 3 {
+		t.Fatalf("results %s", showAll(res))
+	}
+	wantResults(t, res[:2], `("ETIMEDOUT", "connecting")`)
+	if d := float64(res[2].(lua.LNumber)); d < 0.28 || d > 1 {
+		t.Errorf("connect took %.2fs, want its timeout of 0.3s", d)
+	}
+}
