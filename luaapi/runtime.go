@@ -29,7 +29,7 @@ type Config struct {
 	// DefaultTimeout bounds every waiting call that has no timeout of its
 	// own (10 s in scripts and piped input; none in the interactive shell).
 	DefaultTimeout time.Duration
-	// Sandbox refuses programs, file writes, loading files and os.exit.
+	// Sandbox refuses programs, every file access, closing stdio and os.exit.
 	Sandbox bool
 	// Realtime makes at() keep the pauses of a recording.
 	Realtime bool
