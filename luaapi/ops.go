@@ -113,7 +113,7 @@ func runSocket(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runBind(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "bind", 1)
 	addr := checkString(L, "bind", 2, "an address")
-	return rt.okOr(rt.Table.Bind(fd, addr)), nil
+	return rt.afterLookup("bind", fd, addr, -1, func(time.Duration) ([]lua.LValue, *waitReq) { return rt.okOr(rt.Table.Bind(fd, addr)), nil })
 }
 
 func runListen(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -139,6 +139,11 @@ func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "connect", 1)
 	addr := checkString(L, "connect", 2, "an address")
 	timeout := optTimeout(L, "connect", 3)
+	return rt.afterLookup("connect", fd, addr, timeout, func(timeout time.Duration) ([]lua.LValue, *waitReq) { return rt.connect(fd, addr, timeout) })
+}
+
+// connect is connect once addr's host is known.
+func (rt *Runtime) connect(fd int, addr string, timeout time.Duration) ([]lua.LValue, *waitReq) {
 	if e, err := rt.Table.Get("connect", fd); err == nil && e.Nonblock {
 		// The kernel's answer to a non-blocking connect, as it is:
 		// EINPROGRESS, then EALREADY until the handshake ends.
@@ -390,6 +395,13 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "sendto", 1)
 	data := checkString(L, "sendto", 2, "data (a string)")
 	addr := checkString(L, "sendto", 3, "an address")
+	return rt.afterLookup("sendto", fd, addr, -1, func(timeout time.Duration) ([]lua.LValue, *waitReq) {
+		return rt.sendTo(fd, data, addr, timeout)
+	})
+}
+
+// sendTo is sendto once addr's host is known.
+func (rt *Runtime) sendTo(fd int, data, addr string, timeout time.Duration) ([]lua.LValue, *waitReq) {
 	e, err := rt.Table.Get("sendto", fd)
 	if err != nil {
 		return sendFailure(err, 0), nil
@@ -404,7 +416,7 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		// A blocking sendto on a stream returns when every byte is
 		// queued; the address is not used there.
 		s := &sending{rt: rt, op: "sendto", fd: fd, data: data, off: n}
-		return s.wait(-1)
+		return s.wait(timeout)
 	case err == nil:
 		return vals(rt.box.count(n)), nil
 	}
@@ -418,7 +430,7 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		}
 		return vals(rt.box.count(n)), nil
 	}
-	return rt.waitFor("sendto", fd, addr, unix.EPOLLOUT, -1, try)
+	return rt.waitFor("sendto", fd, addr, unix.EPOLLOUT, timeout, try)
 }
 
 func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -724,6 +736,12 @@ func (rt *Runtime) waitHere(w *waitReq) []lua.LValue {
 				return w.fail(unix.EINTR, "interrupted")
 			}
 			return rt.timedOut(w)
+		case waitGo:
+			res, next := rt.finishWork(w)
+			if next == nil {
+				return res
+			}
+			w = next
 		default:
 			return w.fail(unix.EDEADLK, "cannot wait for a task outside a task")
 		}

@@ -23,7 +23,7 @@ type Config struct {
 	// DefaultTimeout bounds every waiting call that has no timeout of its
 	// own (10 s in scripts and piped input; none in the interactive shell).
 	DefaultTimeout time.Duration
-	// Sandbox refuses programs, file writes, loading files and os.exit.
+	// Sandbox refuses programs, every file access, closing stdio and os.exit.
 	Sandbox bool
 	// Realtime makes at() keep the pauses of a recording.
 	Realtime bool
@@ -33,6 +33,8 @@ type Config struct {
 	// loop that never waits). It costs a check per Lua instruction, so the
 	// interactive shell turns it on and scripts do not.
 	Interruptible bool
+	// Limits bound the session's memory and time (limits.go).
+	Limits Limits
 }
 
 // Recorder receives one event per completed operation.
@@ -67,6 +69,8 @@ type Runtime struct {
 	counter     *lua.LFunction     // see LoadExpr
 	text        lua.LString        // see IsText
 	pcKinds     map[uintptr]pcKind // see nestedLoop
+	workers     workers            // goroutines of waiting calls (lookup.go)
+	lim         limiter            // the state of cfg.Limits (limits.go)
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is
@@ -129,6 +133,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt.loaders()
 	rt.lazyPrelude()
+	rt.setLimits()
 	if cfg.Sandbox {
 		if err := rt.loadPrelude(L); err != nil {
 			rt.Close()
@@ -155,6 +160,7 @@ func (rt *Runtime) Close() {
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}
+	rt.stopWorkers()
 	rt.Table.CloseAll()
 	rt.s.close()
 	rt.L.Close()

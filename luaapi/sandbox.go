@@ -1,14 +1,15 @@
 package luaapi
 
 import (
-	"strings"
-
 	lua "github.com/yuin/gopher-lua"
 )
 
-// sandbox takes from a script what could harm the machine running it:
-// programs, file writes, loading other files, leaving the process, and the
-// debug library. Sockets work as before.
+// sandbox takes from a script what could harm the machine running it or
+// reach past its sockets: programs, every file (reads too: a file's bytes
+// could be sent to an allowed address, or loaded as code), closing the
+// standard streams (whose descriptors socket() would then hand out),
+// leaving the process, and the debug library. The standard streams can be
+// read and written; sockets work as before.
 func (rt *Runtime) sandbox() error {
 	L := rt.L
 	refuse := func(name string) *lua.LFunction {
@@ -28,22 +29,29 @@ func (rt *Runtime) sandbox() error {
 		}
 	}
 	if io, ok := L.GetGlobal("io").(*lua.LTable); ok {
-		for _, name := range []string{"popen", "output", "tmpfile"} {
+		for _, name := range []string{"open", "popen", "output", "tmpfile", "close"} {
 			io.RawSetString(name, refuse("io."+name))
 		}
-		open := io.RawGetString("open")
-		io.RawSetString("open", L.NewFunction(func(L *lua.LState) int {
-			mode := L.OptString(2, "r")
-			if strings.ContainsAny(mode, "wa+") {
-				raise(L, "io.open for writing (%q) is refused in --sandbox", mode)
-			}
-			top := L.GetTop()
-			L.Push(open)
-			L.Push(L.Get(1))
-			L.Push(lua.LString(mode))
-			L.Call(2, lua.MultRet)
-			return L.GetTop() - top
-		}))
+		// Without an argument, io.lines reads the standard input and
+		// io.input names it: both are harmless.
+		for _, name := range []string{"lines", "input"} {
+			io.RawSetString(name, stdinOnly(L, io.RawGetString(name), "io."+name))
+		}
+	}
+	if files, ok := L.GetTypeMetatable("FILE*").(*lua.LTable); ok {
+		files.RawSetString("close", refuse("closing a standard stream (file:close)"))
 	}
 	return nil
+}
+
+// stdinOnly wraps fn so that it may only be called without arguments.
+func stdinOnly(L *lua.LState, fn lua.LValue, name string) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		if L.GetTop() > 0 {
+			raise(L, "%s of a file is refused in --sandbox", name)
+		}
+		L.Push(fn)
+		L.Call(0, lua.MultRet)
+		return L.GetTop()
+	})
 }

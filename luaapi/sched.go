@@ -108,6 +108,7 @@ const (
 	waitPoll                  // poll(): any of fds
 	waitSleep                 // sleep(): the deadline only
 	waitTask                  // wait(): another task
+	waitGo                    // a goroutine finishes the call (lookup.go)
 )
 
 // waitReq is what a task waits for.
@@ -145,6 +146,7 @@ type waitReq struct {
 	// and is retried after the others had a turn, without waiting for an
 	// event: a framing helper reading a peer that floods.
 	again bool
+	work  *goWork // waitGo: the goroutine's part
 }
 
 func (w *waitReq) what() string {
@@ -429,11 +431,7 @@ func (rt *Runtime) step(t *Task) {
 	clear(t.resumeBuf[:]) // holding on to a received string would keep it alive
 	switch {
 	case err != nil:
-		msg := luaErrorText(err)
-		if t.aborted.Load() {
-			msg = "interrupted"
-		}
-		rt.finish(t, taskFailed, nil, msg)
+		rt.finish(t, taskFailed, nil, rt.failureText(t, err))
 	case t.wait != nil:
 		t.tail = st == lua.ResumeOK
 		rt.startWait(t)
@@ -517,6 +515,9 @@ func (rt *Runtime) startWait(t *Task) {
 func (rt *Runtime) wake(t *Task, vals []lua.LValue) {
 	s := &rt.s
 	if w := t.wait; w != nil {
+		if w.work != nil {
+			w.work.cancel()
+		}
 		for _, fd := range w.fds {
 			ws := s.waiting[fd]
 			for i, x := range ws {

@@ -374,6 +374,9 @@ func (sh *Shell) watch(t *luaapi.Task, lua bool, report func(*luaapi.Task)) {
 		sh.fg = nil
 		report(t)
 		sh.snapshotFDs()
+		if sh.rt.LimitPassed() {
+			sh.quit, sh.status = true, 1
+		}
 		if !sh.quit {
 			sh.next <- true
 		}

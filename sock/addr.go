@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"strconv"
@@ -13,7 +14,18 @@ import (
 // given domain (unix.AF_INET, unix.AF_INET6 or unix.AF_UNIX):
 // "host:port", "[v6addr]:port", "/path", "unix:rel/path" or "@abstract".
 // An empty host or "*" means any address; port 0 lets the kernel pick.
+// A host name is looked up in the hosts file, then by DNS, blocking.
 func ParseAddr(domain int, s string) (unix.Sockaddr, error) {
+	return parseAddr(domain, s, &Names{}, nil)
+}
+
+// parseAddr is ParseAddr with the table's names; with allow set, a name
+// only DNS could answer is refused (see NeedsLookup).
+func (t *Table) parseAddr(domain int, s string) (unix.Sockaddr, error) {
+	return parseAddr(domain, s, &t.Names, t.Allow)
+}
+
+func parseAddr(domain int, s string, names *Names, allow []netip.Prefix) (unix.Sockaddr, error) {
 	if domain == unix.AF_UNIX {
 		switch {
 		case strings.HasPrefix(s, "unix:") && len(s) > len("unix:") && s != "unix:@":
@@ -36,7 +48,7 @@ func ParseAddr(domain int, s string) (unix.Sockaddr, error) {
 			return nil, errAddr(s, "a port from 0 to 65535")
 		}
 	}
-	ip, err := resolve(domain, host)
+	ip, err := resolve(domain, host, names, allow)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +70,7 @@ func lookupPort(name string) (uint64, error) {
 }
 
 // resolve turns a host into an address of the domain's family.
-func resolve(domain int, host string) (netip.Addr, error) {
+func resolve(domain int, host string, names *Names, allow []netip.Prefix) (netip.Addr, error) {
 	if host == "" || host == "*" {
 		if domain == unix.AF_INET6 {
 			return netip.IPv6Unspecified(), nil
@@ -74,20 +86,24 @@ func resolve(domain int, host string) (netip.Addr, error) {
 		}
 		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
 	}
-	ips, err := net.LookupIP(host)
-	if err != nil {
-		return netip.Addr{}, &Error{Op: "resolve", FD: -1, Addr: host, Err: unix.EHOSTUNREACH, Detail: "cannot resolve host " + strconv.Quote(host)}
+	ips := names.addrsOf(host)
+	if len(ips) == 0 {
+		if len(allow) > 0 {
+			return netip.Addr{}, names.refuse("resolve", -1, host, host)
+		}
+		var err error
+		if ips, err = names.Lookup(context.Background(), host); err != nil {
+			return netip.Addr{}, err
+		}
 	}
-	for _, ip := range ips { // first choice: an address of the socket's own family
-		if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap().Is6() == (domain == unix.AF_INET6) {
+	for _, a := range ips { // first choice: an address of the socket's own family
+		if a.Unmap().Is6() == (domain == unix.AF_INET6) {
 			return fitFamily(domain, a.Unmap(), host)
 		}
 	}
-	for _, ip := range ips {
-		if a, ok := netip.AddrFromSlice(ip); ok {
-			if a, err := fitFamily(domain, a.Unmap(), host); err == nil {
-				return a, nil
-			}
+	for _, a := range ips {
+		if a, err := fitFamily(domain, a.Unmap(), host); err == nil {
+			return a, nil
 		}
 	}
 	return netip.Addr{}, errAddr(host, familyName(domain)+" address")

@@ -105,6 +105,9 @@ type Table struct {
 	// reach; any other inet or inet6 destination is refused with EACCES.
 	// AF_UNIX destinations are not limited.
 	Allow []netip.Prefix
+
+	// Names turns host names into addresses (resolve.go).
+	Names Names
 }
 
 // permit checks a destination against Allow.
@@ -193,7 +196,7 @@ func (t *Table) Bind(fd int, addr string) error {
 	if err != nil {
 		return err
 	}
-	sa, err := ParseAddr(e.Domain, addr)
+	sa, err := t.parseAddr(e.Domain, addr)
 	if err != nil {
 		return withOp(err, "bind", fd, addr)
 	}
@@ -263,7 +266,7 @@ func (t *Table) ConnectNow(fd int, addr string) error {
 	if err != nil {
 		return err
 	}
-	sa, err := ParseAddr(e.Domain, addr)
+	sa, err := t.parseAddr(e.Domain, addr)
 	if err != nil {
 		return withOp(err, "connect", fd, addr)
 	}
@@ -360,7 +363,7 @@ func (t *Table) SendTo(fd int, data, addr string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sa, err := ParseAddr(e.Domain, addr)
+	sa, err := t.parseAddr(e.Domain, addr)
 	if err != nil {
 		return 0, withOp(err, "sendto", fd, addr)
 	}

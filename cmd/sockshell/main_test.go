@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,9 +67,13 @@ func TestScript(t *testing.T) {
 	})
 }
 
-// condition adds [ipv6]: the loopback ::1 can be bound.
+// condition adds [ipv6]: the loopback ::1 can be bound; and [netns]: the
+// tests are root and can make network and mount namespaces of their own.
 func condition(cond string) (bool, error) {
 	switch cond {
+	case "netns":
+		_, err := exec.LookPath("ip")
+		return err == nil && os.Geteuid() == 0 && exec.Command("unshare", "--net", "--mount", "true").Run() == nil, nil
 	case "ipv6":
 		l, err := net.Listen("tcp6", "[::1]:0")
 		if err != nil {

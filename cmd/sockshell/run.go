@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,11 +36,14 @@ options:
   -i               after the script or chunk, stay in the shell
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
-  --sandbox        refuse programs, file writes, loading files and os.exit
+  --sandbox        refuse programs, every file access, closing stdio and os.exit
   --allow CIDR     connect and sendto may reach only these networks (repeat or
                    separate with commas: --allow 127.0.0.0/8,::1/128)
   --timeout SECS   the session default timeout (scripts and piped input: 10s;
                    the interactive shell: none; 0: none)
+  --max-memory MIB end the session when it holds more than MIB MiB of memory
+                   (default 1024; 0: no limit)
+  --max-time SECS  end the session after SECS seconds (default: no limit)
   --version        print the version
 `
 
@@ -52,6 +56,7 @@ type options struct {
 	script                  string
 	args                    []string
 	allow                   []netip.Prefix
+	limits                  luaapi.Limits
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -67,6 +72,23 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.help, "h", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	o.limits.MaxMemory = 1024 << 20
+	fs.Func("max-memory", "", func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > 1<<40 {
+			return fmt.Errorf("bad --max-memory %q: expected MiB (1024; 0: no limit)", v)
+		}
+		o.limits.MaxMemory = n << 20
+		return nil
+	})
+	fs.Func("max-time", "", func(v string) error {
+		d, ok := luaapi.ParseSeconds(v)
+		if !ok || d < 0 {
+			return fmt.Errorf("bad --max-time %q: expected seconds (2, 0.5) or a duration (250ms)", v)
+		}
+		o.limits.MaxTime = d
+		return nil
+	})
 	fs.Func("allow", "", func(v string) error {
 		for _, s := range strings.Split(v, ",") {
 			s = strings.TrimSpace(s)
@@ -130,7 +152,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		timeout = d
 	}
 	rt, err := luaapi.New(luaapi.Config{Stdout: stdout, Stderr: stderr, DefaultTimeout: timeout,
-		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal})
+		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal, Limits: o.limits})
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: %v\n", err)
 		return 1
