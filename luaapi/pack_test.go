@@ -2,8 +2,10 @@ package luaapi
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/bits"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -432,3 +434,41 @@ func (r *fuzzReader) option() (lua.LValue, string) {
 }
 
 func itoa(n int) string { return lua.LNumber(n).String() }
+
+// FuzzPackFormat: any format, with any data and arguments, gives results
+// or a Lua error, never a Go panic.
+func FuzzPackFormat(f *testing.F) {
+	f.Add(">!8 b Xh i4 i8 c1 Xi8", "\xf4\x00\x00\x00\x00\x00\x00d\x00\x00\x00\x00\x00\x00\x00\xc8\xec\x00\x00\x00\x00\x00\x00\x00", 1.0)
+	f.Add("zs2Xi16c3", "abc\x00\x00\x02xy", -1.0)
+	f.Add("i17 c99999999999 !3 X", "", 0.5)
+	f.Add("<j>J=T s16 x X!16", "\xff\xff\xff\xff\xff\xff\xff\xff", 9007199254740993.0)
+	L := lua.NewState(lua.Options{RegistrySize: 1024, RegistryMaxSize: 256 * 1024})
+	defer L.Close()
+	openBinary(L)
+	str := L.GetGlobal("string").(*lua.LTable)
+	fns := []lua.LValue{str.RawGetString("pack"), str.RawGetString("unpack"), str.RawGetString("packsize")}
+	f.Fuzz(func(t *testing.T, format, data string, n float64) {
+		if len(format) > 64 {
+			return
+		}
+		calls := fns
+		if regexp.MustCompile(`[0-9]{6}`).MatchString(format) {
+			calls = fns[1:] // pack("c99999999", ...) would only cost memory
+		}
+		for _, args := range [][]lua.LValue{
+			{lua.LString(format), lua.LString(data), lua.LNumber(n), lua.LString(data), lua.LNumber(n)},
+			{lua.LString(format), lua.LNumber(n), lua.LNumber(n), lua.LNumber(n)},
+			{lua.LString(format), lua.LString(data), lua.LNumber(n)},
+		} {
+			for _, fn := range calls {
+				top := L.GetTop()
+				err := L.CallByParam(lua.P{Fn: fn, NRet: lua.MultRet, Protect: true}, args...)
+				var ae *lua.ApiError
+				if errors.As(err, &ae) && ae.Type != lua.ApiErrorRun {
+					t.Fatalf("%q %q %v: %v", format, data, n, err)
+				}
+				L.SetTop(top)
+			}
+		}
+	})
+}
