@@ -12,18 +12,41 @@ import (
 
 // openBinary gives L what Lua 5.1 lacks for binary data: Lua 5.3's
 // string.pack, string.unpack and string.packsize, and LuaJIT's bit library
-// as the global bit. Only Go functions are made, so start-up stays cheap.
+// as the global bit.
+//
+// Start-up stays cheap: the functions are made the first time a name
+// missing from string or bit is looked up (a metatable's __index on each,
+// which then goes), so a runtime that never uses them pays for one
+// function and one metatable. Until then rawget(string, "pack") is nil and
+// pairs(bit) lists nothing.
 func openBinary(L *lua.LState) {
-	if s, ok := L.GetGlobal("string").(*lua.LTable); ok {
-		s.RawSetString("pack", L.NewFunction(strPack))
-		s.RawSetString("unpack", L.NewFunction(strUnpack))
-		s.RawSetString("packsize", L.NewFunction(strPacksize))
-	}
-	bit := L.CreateTable(0, len(bitFuncs))
-	for _, f := range bitFuncs {
-		bit.RawSetString(f.name, L.NewFunction(f.fn))
-	}
+	bit := L.CreateTable(0, 0) // gopher-lua's default sizes would cost more than the rest
 	L.SetGlobal("bit", bit)
+	meta := L.CreateTable(0, 1)
+	meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		L.SetMetatable(t, lua.LNil)
+		fill := func(name string, fn lua.LGFunction) {
+			if t.RawGetString(name) == lua.LNil {
+				t.RawSetString(name, L.NewFunction(fn))
+			}
+		}
+		if t == bit {
+			for _, f := range bitFuncs {
+				fill(f.name, f.fn)
+			}
+		} else {
+			fill("pack", strPack)
+			fill("unpack", strUnpack)
+			fill("packsize", strPacksize)
+		}
+		L.Push(t.RawGet(L.Get(2)))
+		return 1
+	}))
+	L.SetMetatable(bit, meta)
+	if s, ok := L.GetGlobal("string").(*lua.LTable); ok && L.GetMetatable(s) == lua.LNil {
+		L.SetMetatable(s, meta)
+	}
 }
 
 // The format language of Lua 5.3's manual, §6.4.2, with the sizes of its

@@ -312,8 +312,8 @@ func FuzzPackRoundTrip(f *testing.F) {
 	L := lua.NewState()
 	defer L.Close()
 	openBinary(L)
-	str := L.GetGlobal("string").(*lua.LTable)
-	pack, unpack, packsize := str.RawGetString("pack"), str.RawGetString("unpack"), str.RawGetString("packsize")
+	str := L.GetGlobal("string")
+	pack, unpack, packsize := L.GetField(str, "pack"), L.GetField(str, "unpack"), L.GetField(str, "packsize")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := fuzzReader{b: in}
 		var format strings.Builder
@@ -445,8 +445,8 @@ func FuzzPackFormat(f *testing.F) {
 	L := lua.NewState(lua.Options{RegistrySize: 1024, RegistryMaxSize: 256 * 1024})
 	defer L.Close()
 	openBinary(L)
-	str := L.GetGlobal("string").(*lua.LTable)
-	fns := []lua.LValue{str.RawGetString("pack"), str.RawGetString("unpack"), str.RawGetString("packsize")}
+	str := L.GetGlobal("string")
+	fns := []lua.LValue{L.GetField(str, "pack"), L.GetField(str, "unpack"), L.GetField(str, "packsize")}
 	f.Fuzz(func(t *testing.T, format, data string, n float64) {
 		if len(format) > 64 {
 			return
@@ -471,4 +471,21 @@ func FuzzPackFormat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBinaryLazy: the functions are made on first use, and a name looked
+// up before then makes them all; what a script set is kept.
+func TestBinaryLazy(t *testing.T) {
+	L := binaryState(t)
+	tests := []struct{ src, want string }{
+		{`return rawget(string, "pack"), rawget(bit, "band"), next(bit)`, `(nil, nil, nil)`},
+		{`bit.band = "mine"; return bit.bor(1, 2), bit.band, rawget(bit, "bxor") ~= nil, getmetatable(bit)`, `(3, "mine", true, nil)`},
+		{`return string.nosuch, rawget(string, "unpack") ~= nil, getmetatable(string)`, `(nil, true, nil)`},
+		{`local n = 0; for k in pairs(bit) do n = n + 1 end; return n`, `(12)`},
+	}
+	for _, tt := range tests {
+		if got, err := evalLua(L, tt.src); err != "" || got != tt.want {
+			t.Errorf("%s\n  got  %s %s\n  want %s", tt.src, got, err, tt.want)
+		}
+	}
 }
