@@ -22,6 +22,9 @@ import (
 func TestDNSQueryDnsmasq(t *testing.T) {
 	dnsmasq, err := exec.LookPath("dnsmasq")
 	if err != nil {
+		dnsmasq, err = exec.LookPath("/usr/sbin/dnsmasq") // sbin may be off the PATH
+	}
+	if err != nil {
 		t.Skip("dnsmasq is not installed")
 	}
 	root, err := filepath.Abs("../..")
