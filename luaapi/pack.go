@@ -112,20 +112,20 @@ func (f *packFormat) done() bool { return f.i >= len(f.fmt) }
 
 func (f *packFormat) argError(arg int, msg string) { libArgError(f.L, f.fn, arg, msg) }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isPackDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // num reads a number, or gives def if none is there. As in Lua 5.3 it
 // stops reading digits before the number could pass packMaxSize: the rest
 // are read as options (and are invalid).
 func (f *packFormat) num(def int) int {
-	if f.done() || !isDigit(f.fmt[f.i]) {
+	if f.done() || !isPackDigit(f.fmt[f.i]) {
 		return def
 	}
 	a := 0
 	for {
 		a = a*10 + int(f.fmt[f.i]-'0')
 		f.i++
-		if f.done() || !isDigit(f.fmt[f.i]) || a > (packMaxSize-9)/10 {
+		if f.done() || !isPackDigit(f.fmt[f.i]) || a > (packMaxSize-9)/10 {
 			return a
 		}
 	}
@@ -280,7 +280,7 @@ func (f *packFormat) get(b string, size int, signed bool) uint64 {
 func (f *packFormat) integer(arg int, unsigned bool) uint64 {
 	n := libCheckNumber(f.L, f.fn, arg)
 	switch {
-	case n != math.Trunc(n): // a fraction, NaN or an infinity
+	case n != math.Trunc(n): // a fraction or NaN (an infinity fails below)
 	case n >= -(1<<63) && n < 1<<63:
 		return uint64(int64(n))
 	case unsigned && n >= 0 && n < 1<<64:
