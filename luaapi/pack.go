@@ -292,6 +292,7 @@ func (f *packFormat) integer(arg int, unsigned bool) uint64 {
 
 func strPack(L *lua.LState) int {
 	f := newPackFormat(L, "pack")
+	L.Push(lua.LNil) // as Lua 5.3's mark: a missing argument is "got nil"
 	var b []byte
 	arg := 1
 	for !f.done() {
