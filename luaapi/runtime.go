@@ -131,6 +131,7 @@ func New(cfg Config) (*Runtime, error) {
 	if io := L.GetGlobal("io"); io.Type() == lua.LTTable {
 		L.SetField(io, "write", L.NewFunction(rt.write))
 	}
+	openBinary(L)
 	rt.loaders()
 	rt.lazyPrelude()
 	rt.setLimits()
