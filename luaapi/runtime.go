@@ -70,6 +70,7 @@ type Runtime struct {
 	caller      *lua.LFunction     // see callWrapper
 	text        lua.LString        // see IsText
 	pcKinds     map[uintptr]pcKind // see nestedLoop
+	procs       *workerSet         // see workers.go
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is
@@ -142,6 +143,7 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	rt.joinPool()
 	return rt, nil
 }
 
@@ -158,6 +160,7 @@ func (rt *Runtime) Close() {
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}
+	rt.stopWorkers()
 	rt.Table.CloseAll()
 	rt.s.close()
 	rt.L.Close()

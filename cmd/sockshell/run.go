@@ -26,6 +26,7 @@ const usage = `usage:
   sockshell SCRIPT.lua [ARG...]   run a scenario script (Lua's arg table holds ARGs)
   sockshell -e 'CHUNK'            run a Lua chunk
   sockshell -i SCRIPT.lua         run the script, then stay in the shell with its state
+  sockshell -j N SCRIPT.lua       run the script in N worker processes (a pre-fork pool)
   sockshell --record FILE ...     record this session (shell or script) as a Lua script
   sockshell -h | --help | --version
 
@@ -33,6 +34,9 @@ options:
   -e CHUNK         run CHUNK (before the script, if one is given); several
                    -e run in order, as with lua
   -i               after the script or chunk, stay in the shell
+  -j N             run SCRIPT in N worker processes, each handed every
+                   listening socket the -e chunks made; their output lines
+                   start [1] .. [N]
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
   --sandbox        refuse programs, file writes, loading files and os.exit
@@ -52,6 +56,7 @@ type options struct {
 	script                  string
 	args                    []string
 	allow                   []netip.Prefix
+	jobs                    int
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -67,6 +72,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.help, "h", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	fs.IntVar(&o.jobs, "j", 0, "")
 	fs.Func("allow", "", func(v string) error {
 		for _, s := range strings.Split(v, ",") {
 			s = strings.TrimSpace(s)
@@ -161,7 +167,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		// descriptors should not land among the sockets.
 		src := func() string { b, _ := os.ReadFile(o.script); return string(b) }
 		lowfd.ReservePoller() // before LoadFile opens the script, which starts Go's poller
-		status = rt.RunMain(src, func() (*lua.LFunction, error) { return rt.LoadFile(o.script) }, rec.abandon)
+		load := func() (*lua.LFunction, error) { return rt.LoadFile(o.script) }
+		if o.jobs > 0 {
+			load = rt.WorkersMain(o.jobs, o.script)
+		}
+		status = rt.RunMain(src, load, rec.abandon)
 	}
 	if status != 0 && o.interactive {
 		return status
