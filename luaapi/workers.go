@@ -480,8 +480,10 @@ func (rt *Runtime) WorkersMain(n int, script string) func() (*lua.LFunction, err
 for _, row in ipairs(fds()) do
   if row.state == "listening" then listening[#listening + 1] = row.fd end
 end
-return assert(wait(assert(workers(%d, %s, listening, ...))))
+local pool, msg = workers(%d, %s, listening, ...)
+if pool then pool, msg = wait(pool) end
+if not pool then error("sockshell -j: " .. msg, 0) end
 `, n, Quote(script))
-		return rt.Load(src, "=-j")
+		return rt.Load(src, "-j")
 	}
 }

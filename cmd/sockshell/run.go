@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,7 +73,14 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.help, "h", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
-	fs.IntVar(&o.jobs, "j", 0, "")
+	fs.Func("j", "", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			return fmt.Errorf("expected a number of workers from 1 to 256")
+		}
+		o.jobs = n
+		return nil
+	})
 	fs.Func("allow", "", func(v string) error {
 		for _, s := range strings.Split(v, ",") {
 			s = strings.TrimSpace(s)
@@ -93,6 +101,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
+	}
+	if o.jobs > 0 && o.script == "" {
+		return nil, fmt.Errorf("-j needs a SCRIPT for the workers to run")
 	}
 	return o, nil
 }
