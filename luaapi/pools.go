@@ -24,7 +24,7 @@ var poolOps = []*Spec{
 		Doc: "the process at the other end of an AF_UNIX socket when it connected (SO_PEERCRED)", Returns: "its pid, uid and gid",
 		checked: true, run: runPeerCred},
 	{Name: "workers", Params: params(p("n", KInt), p("script", KName), opt("fds", KFDList), opt("args", KRest)), Results: results(KAny),
-		Doc: "start N sockshell processes running SCRIPT with ARGS, each inheriting the descriptors FDS at the same numbers; a worker's global worker is its number (1..N), inherited its descriptors; its output lines start [N]", Returns: "the list of the workers' handles (w.pid, w.n): wait(list) waits for all (true, or the first failure), wait(w) for one (its exit status 0)",
+		Doc: "start N sockshell processes running SCRIPT with ARGS, each inheriting the descriptors FDS at the same numbers; a worker's global worker is its number (1..N), inherited its descriptors; its output lines start [N]", Returns: `the list of the workers' handles (w.pid, w.n): wait(list) waits for all (true, or nil, the failures, "ETASK"), wait(w) for one (its exit status, 0)`,
 		checked: true, run: runWorkers},
 }
 

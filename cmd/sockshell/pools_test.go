@@ -458,3 +458,78 @@ print("all four answered")
 	}
 	pool.wait(t)
 }
+
+// gone waits until process pid has ended (or is a zombie no one reaped).
+func gone(t *testing.T, who string, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		// pid (comm) STATE ...: the command may hold spaces and parentheses
+		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("%s (pid %d) still runs 10s after its parent stopped", who, pid)
+}
+
+// TestWorkersStopWithParent: the workers end when the parent's main task
+// ends, when it is sent SIGTERM, and when it is killed with SIGKILL (the
+// kernel's PR_SET_PDEATHSIG).
+func TestWorkersStopWithParent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"parent.lua": `
+if worker then
+  print("up")
+  sleep(3600)
+  return
+end
+local pool = assert(workers(2, arg[0]))
+for i = 1, 2 do print("worker", pool[i].pid) end
+if arg[1] == "wait" then sleep(3600) end
+sleep(0.3)
+`})
+	for _, how := range []string{"main ends", "SIGTERM", "SIGKILL"} {
+		t.Run(how, func(t *testing.T) {
+			args := []string{"parent.lua"}
+			if how != "main ends" {
+				args = append(args, "wait")
+			}
+			p := startProc(t, dir, "", args...)
+			var pids []int
+			for range 2 {
+				pid, _ := strconv.Atoi(p.line(t, `^worker\t(\d+)$`)[1])
+				pids = append(pids, pid)
+			}
+			p.line(t, `^\[\d\] up$`)
+			p.line(t, `^\[\d\] up$`)
+			switch how {
+			case "SIGTERM":
+				p.cmd.Process.Signal(syscall.SIGTERM)
+			case "SIGKILL":
+				p.cmd.Process.Kill()
+			}
+			for range p.lines {
+			}
+			err := <-p.done
+			switch how {
+			case "main ends":
+				if err != nil {
+					t.Errorf("parent: %v; want exit 0\n%s", err, p.output())
+				}
+			case "SIGTERM":
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
+					t.Errorf("parent: %v; want exit status 143\n%s", err, p.output())
+				}
+			}
+			for i, pid := range pids {
+				gone(t, fmt.Sprintf("worker %d", i+1), pid)
+			}
+		})
+	}
+}
