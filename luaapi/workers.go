@@ -30,6 +30,12 @@ import (
 // a signal, the shell's exit) stops every worker it started: SIGTERM, then
 // SIGKILL for one that is still there after stopGrace. The kernel sends a
 // worker SIGTERM if its parent dies first (PR_SET_PDEATHSIG).
+//
+// Workers are started with syscall.ForkExec, not os/exec: ExtraFiles takes
+// *os.File values, whose Fd puts the descriptor in blocking mode — and a
+// passed socket shares its open file, and so its O_NONBLOCK, with the
+// parent's copy, which must stay non-blocking. ForkExec's Files are plain
+// numbers, placed at their index in the child as ExtraFiles would.
 
 // The environment a worker is started with. joinPool reads and removes
 // them, so that programs the worker starts do not take them for their own.
