@@ -440,6 +440,11 @@ var failExamples = map[string]string{
 	"recvframe":   "recvframe 4: EOF: the stream ended inside a frame",
 	"wait":        "wait task 2: ETIMEDOUT: timed out",
 	"kill":        "kill task 9: ESRCH: no such task (tasks lists them)",
+	"socketpair":  "socketpair inet stream: EOPNOTSUPP: operation not supported",
+	"sendfd":      "sendfd 3: EOPNOTSUPP: descriptors travel only over AF_UNIX sockets",
+	"recvfd":      "recvfd 4: ENOMSG: data came without a descriptor (kept for the next receive)",
+	"peercred":    "peercred 3: EOPNOTSUPP: peer credentials are kept only for AF_UNIX sockets",
+	"workers":     "workers srv.lua: ENOENT: no such file or directory",
 	"record":      "record /nonexistent/rec.lua: ENOENT: no such file or directory",
 	"replay":      "replay rec.lua: ENOENT: no such file or directory",
 }

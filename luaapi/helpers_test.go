@@ -97,7 +97,7 @@ func TestStrict(t *testing.T) {
 		{"in a function", `;(function() return bind(c, "nonsense") end)()`,
 			`strict.lua:6: bind: expected success, got bind C nonsense: EINVAL: `},
 		{"in an expression", `local x = 1 + (socket("inet", "raw") or 0)`,
-			`strict.lua:6: socket: expected success, got socket: EINVAL: bad type "raw": expected stream or dgram`},
+			`strict.lua:6: socket: expected success, got socket: EINVAL: bad type "raw": expected stream, dgram or seqpacket`},
 		{"in a task (wait is checked too)", `wait(spawn(function() sleep(0.01) close(999) end))`,
 			`strict.lua:6: wait: expected success, got strict.lua:6: close: expected success, got close 999: EBADF:`},
 	}

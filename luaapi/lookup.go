@@ -104,10 +104,10 @@ func (rt *Runtime) finishWork(w *waitReq) (res []lua.LValue, next *waitReq) {
 	return res, next
 }
 
-// stopWorkers stops the goroutines the runtime started: it waits for those
+// stopGoroutines stops the goroutines the runtime started: it waits for those
 // of waiting calls, which cancelling the tasks has told to stop, and stops
 // the watcher of its limits. It is for Close.
-func (rt *Runtime) stopWorkers() {
+func (rt *Runtime) stopGoroutines() {
 	rt.workers.wg.Wait()
 	rt.stopLimits()
 }

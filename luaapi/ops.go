@@ -22,7 +22,7 @@ var (
 )
 
 func init() {
-	specs = slices.Concat(socketOps, framingOps, taskOps, helperOps)
+	specs = slices.Concat(socketOps, framingOps, taskOps, poolOps, helperOps)
 	specIndex = make(map[string]*Spec, len(specs))
 	for _, s := range specs {
 		specIndex[s.Name] = s
@@ -36,7 +36,7 @@ func Specs() []*Spec { return slices.Clone(specs) }
 
 var socketOps = []*Spec{
 	{Name: "socket", Params: params(p("domain", KDomain), p("type", KType)), Results: results(KFD),
-		Doc: "create a socket (domain inet|inet6|unix, type stream|dgram)", Returns: "the new descriptor",
+		Doc: "create a socket (domain inet|inet6|unix, type stream|dgram|seqpacket; seqpacket: unix only)", Returns: "the new descriptor",
 		recorded: true, checked: true, run: runSocket},
 	{Name: "bind", Params: params(p("fd", KFD), p("addr", KAddr)), Results: results(KOK),
 		Doc: "give the socket a local address (port 0: the kernel picks)", Returns: "true",
@@ -102,7 +102,7 @@ var socketOps = []*Spec{
 
 func runSocket(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	domain := checkString(L, "socket", 1, "a domain (inet, inet6 or unix)")
-	typ := checkString(L, "socket", 2, "a type (stream or dgram)")
+	typ := checkString(L, "socket", 2, "a type (stream, dgram or seqpacket)")
 	fd, err := rt.Table.Socket(domain, typ)
 	if err != nil {
 		return failure(err), nil

@@ -71,6 +71,7 @@ type Runtime struct {
 	pcKinds     map[uintptr]pcKind // see nestedLoop
 	workers     workers            // goroutines of waiting calls (lookup.go)
 	lim         limiter            // the state of cfg.Limits (limits.go)
+	procs       *workerSet         // see workers.go
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is
@@ -145,6 +146,7 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	rt.joinPool()
 	return rt, nil
 }
 
@@ -161,7 +163,8 @@ func (rt *Runtime) Close() {
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}
-	rt.stopWorkers()
+	rt.stopWorkers()    // worker processes (workers.go)
+	rt.stopGoroutines() // lookups, the limits watcher (lookup.go)
 	rt.Table.CloseAll()
 	rt.s.close()
 	rt.L.Close()

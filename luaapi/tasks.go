@@ -3,6 +3,7 @@ package luaapi
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -16,7 +17,7 @@ var taskOps = []*Spec{
 		Doc: "start fn(ARGS...) as a task running alongside this one", Returns: "the task",
 		run: runSpawn},
 	{Name: "wait", Params: params(p("task", KTask), opt("timeout", KSeconds)), Results: results(KRest),
-		Doc: "wait for a task to end", Returns: `what the task returned; nil, msg, "ETIMEDOUT"; nil, its error, "ETASK" if it failed`,
+		Doc: "wait for a task to end (or a worker process, or all the workers one call started)", Returns: `what the task returned; nil, msg, "ETIMEDOUT"; nil, its error, "ETASK" if it failed`,
 		checked: true, run: runWait},
 	{Name: "sleep", Params: params(p("seconds", KSeconds)), Results: results(KOK),
 		Doc: "pause this task (others go on)", Returns: "true",
@@ -28,7 +29,7 @@ var taskOps = []*Spec{
 		Doc: "the running tasks: id, name, state (what each waits on)", Returns: "a list of {id, name, state}",
 		run: runTasks},
 	{Name: "kill", Params: params(p("task", KTask)), Results: results(KOK),
-		Doc: "cancel a task", Returns: "true",
+		Doc: "cancel a task (a worker process, or the workers one call started: SIGTERM)", Returns: "true",
 		checked: true, run: runKill},
 	{Name: "watch", Params: params(p("on", KOnOff)), Results: results(KOK),
 		Doc: "on: tell when a descriptor's TCP state changes or data arrives that nobody reads", Returns: "true",
@@ -42,8 +43,12 @@ func (rt *Runtime) taskValue(t *Task) *lua.LUserData {
 	return ud
 }
 
-// checkTask accepts a task value or a task number.
+// checkTask accepts a task value or a task number, or a worker handle or
+// the list workers returned (whose tasks end with the processes).
 func (rt *Runtime) checkTask(L *lua.LState, op string, n int) (*Task, error) {
+	if t, _, ok := rt.workerHandle(L.Get(n)); ok {
+		return t, nil
+	}
 	switch x := L.Get(n).(type) {
 	case *lua.LUserData:
 		if t, ok := x.Value.(*Task); ok {
@@ -194,6 +199,10 @@ func runTasks(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 }
 
 func runKill(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	if _, procs, ok := rt.workerHandle(L.Get(1)); ok {
+		signalWorkers(procs, syscall.SIGTERM)
+		return rt.ret1(lua.LTrue), nil
+	}
 	t, err := rt.checkTask(L, "kill", 1)
 	if err != nil {
 		return failure(err), nil

@@ -22,7 +22,7 @@ func TestComplete(t *testing.T) {
 	}{
 		{"socket ", "inet |inet6 |unix ", 0},
 		{"socket in", "et |et6 ", 2},
-		{"socket inet ", "dgram |stream ", 0},
+		{"socket inet ", "dgram |seqpacket |stream ", 0},
 		{"socket inet st", "ream ", 2},
 		{"recv ", strings.ReplaceAll(open, " ", " |") + " ", 0},
 		{"shutdown 3 ", "rd |rdwr |wr ", 0},
@@ -30,7 +30,7 @@ func TestComplete(t *testing.T) {
 		{"setopt 3 nodelay ", "off |on ", 0},
 		{"nonblock 3 o", "ff |n ", 1},
 		{"sendframe 3 x ", "u16be |u16le |u32be |u32le |u8 ", 0},
-		{"help recvf", "rame |rom ", 5},
+		{"help recvf", "d |rame |rom ", 5},
 		{"nosuch ", "", 0},
 		{"recv 3 10 1 ", "", 0},
 		{"close 3 ", "", 0},
@@ -56,7 +56,7 @@ func TestComplete(t *testing.T) {
 		got = append(got, "rec"+string(c))
 	}
 	sort.Strings(got)
-	if g := strings.Join(got, " "); offset != 3 || g != "record  recv  recvframe  recvfrom  recvline  recvn  recvuntil " {
+	if g := strings.Join(got, " "); offset != 3 || g != "record  recv  recvfd  recvframe  recvfrom  recvline  recvn  recvuntil " {
 		t.Errorf("complete(\"rec\") = %q, %d", g, offset)
 	}
 	all, _ := sh.complete(nil, 0)

@@ -686,7 +686,7 @@ func TestBadArguments(t *testing.T) {
 	_, err := tab.Socket("inet4", "stream")
 	wantErr(t, err, "EINVAL", `socket: EINVAL: bad domain "inet4": expected inet, inet6 or unix`)
 	_, err = tab.Socket("inet", "raw")
-	wantErr(t, err, "EINVAL", `socket: EINVAL: bad type "raw": expected stream or dgram`)
+	wantErr(t, err, "EINVAL", `socket: EINVAL: bad type "raw": expected stream, dgram or seqpacket`)
 	a, _ := pair(t, tab, "inet")
 	err = tab.Shutdown(a, "both")
 	wantErr(t, err, "EINVAL", fmt.Sprintf(`shutdown %d: EINVAL: bad direction "both": expected rd, wr or rdwr`, a))

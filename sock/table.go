@@ -13,13 +13,13 @@ import (
 // Domains and types by the names the shell uses.
 var (
 	domains = map[string]int{"inet": unix.AF_INET, "inet6": unix.AF_INET6, "unix": unix.AF_UNIX}
-	types   = map[string]int{"stream": unix.SOCK_STREAM, "dgram": unix.SOCK_DGRAM}
+	types   = map[string]int{"stream": unix.SOCK_STREAM, "dgram": unix.SOCK_DGRAM, "seqpacket": unix.SOCK_SEQPACKET}
 )
 
 // domainNames and typeNames list the accepted names, for help and completion.
 var (
 	domainNames = []string{"inet", "inet6", "unix"}
-	typeNames   = []string{"stream", "dgram"}
+	typeNames   = []string{"stream", "dgram", "seqpacket"}
 )
 
 // DomainNames returns the socket domains Socket takes.
@@ -35,7 +35,7 @@ func HowNames() []string { return []string{"rd", "wr", "rdwr"} }
 type Entry struct {
 	FD       int
 	Domain   int // unix.AF_INET, AF_INET6 or AF_UNIX
-	Type     int // unix.SOCK_STREAM or SOCK_DGRAM
+	Type     int // unix.SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
 	Sent     int64
 	Received int64
 
@@ -172,7 +172,8 @@ func (t *Table) add(e *Entry) {
 }
 
 // Socket creates a socket. domain is "inet", "inet6" or "unix"; typ is
-// "stream" or "dgram".
+// "stream", "dgram" or "seqpacket" (AF_UNIX: a connection that keeps
+// message boundaries).
 func (t *Table) Socket(domain, typ string) (int, error) {
 	d, ok := domains[domain]
 	if !ok {
@@ -180,7 +181,7 @@ func (t *Table) Socket(domain, typ string) (int, error) {
 	}
 	ty, ok := types[typ]
 	if !ok {
-		return -1, Invalid("socket", -1, "bad type %q: expected stream or dgram", typ)
+		return -1, Invalid("socket", -1, "bad type %q: expected stream, dgram or seqpacket", typ)
 	}
 	fd, err := unix.Socket(d, ty|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -574,8 +575,11 @@ func DomainName(d int) string {
 }
 
 func TypeName(ty int) string {
-	if ty == unix.SOCK_DGRAM {
+	switch ty {
+	case unix.SOCK_DGRAM:
 		return "dgram"
+	case unix.SOCK_SEQPACKET:
+		return "seqpacket"
 	}
 	return "stream"
 }

@@ -158,14 +158,14 @@ func TestTerminal(t *testing.T) {
 	term := startTerminal(t, home)
 	term.expect(prompt)
 
-	// A command name completes.
-	term.send("sock\t")
-	term.expect(`et `)
-	term.send("inet stream\r")
+	term.send("socket inet stream\r")
 	term.expect(`\r\n3\r\n`)
 	term.expect(prompt)
 
-	term.send("bind 3 127.0.0.1:0\r")
+	// A command name completes.
+	term.send("bin\t")
+	term.expect(`d `)
+	term.send("3 127.0.0.1:0\r")
 	term.expect(`\r\nok\r\n`)
 	term.send("listen 3\r")
 	term.expect(`\r\nok\r\n`)

@@ -27,6 +27,7 @@ const usage = `usage:
   sockshell SCRIPT.lua [ARG...]   run a scenario script (Lua's arg table holds ARGs)
   sockshell -e 'CHUNK'            run a Lua chunk
   sockshell -i SCRIPT.lua         run the script, then stay in the shell with its state
+  sockshell -j N SCRIPT.lua       run the script in N worker processes (a pre-fork pool)
   sockshell --record FILE ...     record this session (shell or script) as a Lua script
   sockshell -h | --help | --version
 
@@ -34,6 +35,9 @@ options:
   -e CHUNK         run CHUNK (before the script, if one is given); several
                    -e run in order, as with lua
   -i               after the script or chunk, stay in the shell
+  -j N             run SCRIPT in N worker processes, each handed every
+                   listening socket the -e chunks made; their output lines
+                   start [1] .. [N]
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
   --sandbox        refuse programs, every file access, closing stdio and os.exit
@@ -57,6 +61,7 @@ type options struct {
 	args                    []string
 	allow                   []netip.Prefix
 	limits                  luaapi.Limits
+	jobs                    int
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -89,6 +94,14 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		o.limits.MaxTime = d
 		return nil
 	})
+	fs.Func("j", "", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			return fmt.Errorf("expected a number of workers from 1 to 256")
+		}
+		o.jobs = n
+		return nil
+	})
 	fs.Func("allow", "", func(v string) error {
 		for _, s := range strings.Split(v, ",") {
 			s = strings.TrimSpace(s)
@@ -109,6 +122,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
+	}
+	if o.jobs > 0 && o.script == "" {
+		return nil, fmt.Errorf("-j needs a SCRIPT for the workers to run")
 	}
 	return o, nil
 }
@@ -183,7 +199,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		// descriptors should not land among the sockets.
 		src := func() string { b, _ := os.ReadFile(o.script); return string(b) }
 		lowfd.ReservePoller() // before LoadFile opens the script, which starts Go's poller
-		status = rt.RunMain(src, func() (*lua.LFunction, error) { return rt.LoadFile(o.script) }, rec.abandon)
+		load := func() (*lua.LFunction, error) { return rt.LoadFile(o.script) }
+		if o.jobs > 0 {
+			load = rt.WorkersMain(o.jobs, o.script)
+		}
+		status = rt.RunMain(src, load, rec.abandon)
 	}
 	if status != 0 && o.interactive {
 		return status
