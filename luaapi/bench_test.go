@@ -88,7 +88,7 @@ func benchLoop(b *testing.B, setup, loop string) {
 	}
 	defer rt.Close()
 	run := func(src string, args ...lua.LValue) {
-		fn, err := rt.L.LoadString(src)
+		fn, err := rt.ls.LoadString(src)
 		if err != nil {
 			b.Fatal(err)
 		}

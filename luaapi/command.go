@@ -96,7 +96,7 @@ var wordKinds = map[Kind]wordKind{
 		return nil, "on, off or a number"
 	}, choices: words("on", "off")},
 	KFDList: {parse: func(rt *Runtime, w Word) (lua.LValue, string) {
-		list := rt.L.NewTable()
+		list := rt.ls.NewTable()
 		for _, f := range strings.Split(w.Text, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil {
@@ -108,7 +108,7 @@ var wordKinds = map[Kind]wordKind{
 	}},
 	KData: {parse: func(rt *Runtime, w Word) (lua.LValue, string) {
 		if w.Text == "_" && !w.Quoted { // the last result: hexdump _
-			return rt.L.GetGlobal("_"), ""
+			return rt.ls.GetGlobal("_"), ""
 		}
 		return lua.LString(w.Text), ""
 	}},
@@ -413,10 +413,10 @@ func (rt *Runtime) LoadExpr(chunk, name string) (fn *lua.LFunction, args []lua.L
 		if err != nil {
 			panic(err) // a constant chunk
 		}
-		rt.L.Push(f)
-		rt.L.Call(0, 1)
-		rt.counter = rt.L.Get(-1).(*lua.LFunction)
-		rt.L.Pop(1)
+		rt.ls.Push(f)
+		rt.ls.Call(0, 1)
+		rt.counter = rt.ls.Get(-1).(*lua.LFunction)
+		rt.ls.Pop(1)
 	}
 	// The chunk's own line numbers are kept: it starts on line 1 and the
 	// closing bracket is on a line of its own, after any comment.
@@ -425,10 +425,10 @@ func (rt *Runtime) LoadExpr(chunk, name string) (fn *lua.LFunction, args []lua.L
 }
 
 // SetLast sets _, the last result, which `hexdump _` and Lua lines read.
-func (rt *Runtime) SetLast(v lua.LValue) { rt.L.SetGlobal("_", v) }
+func (rt *Runtime) SetLast(v lua.LValue) { rt.ls.SetGlobal("_", v) }
 
 // Global returns a global variable of the session's Lua state.
-func (rt *Runtime) Global(name string) lua.LValue { return rt.L.GetGlobal(name) }
+func (rt *Runtime) Global(name string) lua.LValue { return rt.ls.GetGlobal(name) }
 
 // FDs returns the session's open descriptors, in order.
-func (rt *Runtime) FDs() []int { return rt.Table.FDs() }
+func (rt *Runtime) FDs() []int { return rt.table.FDs() }

@@ -61,7 +61,7 @@ func TestFastPathMatchesGeneric(t *testing.T) {
 
 	s := newSession(t, Config{})
 	for _, name := range []string{"send", "recv"} {
-		s.rt.L.SetGlobal(name, s.rt.L.NewFunction(s.rt.wrap(mustLookup(t, name))))
+		s.rt.ls.SetGlobal(name, s.rt.ls.NewFunction(s.rt.wrap(mustLookup(t, name))))
 	}
 	generic := s.ok(fastPathScript)
 

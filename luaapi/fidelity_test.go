@@ -85,7 +85,7 @@ func ret(call string) string {
 // already sent part of its data.
 func TestSendInterruptedSaysHowMuch(t *testing.T) {
 	s := newSession(t, Config{})
-	fn, err := s.rt.L.LoadString(pair + `
+	fn, err := s.rt.ls.LoadString(pair + `
 local data = string.rep("x", 8 * 1024 * 1024)
 return send(c, data)`)
 	if err != nil {

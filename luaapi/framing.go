@@ -65,8 +65,8 @@ func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func(
 		w.again = err == sock.ErrMore
 		w.timedOut = func() []lua.LValue {
 			detail := "timed out"
-			if e, err := rt.Table.Get(op, fd); err == nil && e.Buffered() > 0 {
-				kept := rt.Table.Peek(fd, 64)
+			if e, err := rt.table.Get(op, fd); err == nil && e.Buffered() > 0 {
+				kept := rt.table.Peek(fd, 64)
 				detail = fmt.Sprintf("timed out with the unit incomplete; %d bytes kept for the next receive, starting %s", e.Buffered(), Quote(string(kept)))
 			}
 			return w.fail(unix.ETIMEDOUT, detail)
@@ -76,7 +76,7 @@ func (rt *Runtime) recvUnit(op string, fd int, timeout time.Duration, unit func(
 }
 
 func (rt *Runtime) nonblock(fd int) bool {
-	e, err := rt.Table.Get("", fd)
+	e, err := rt.table.Get("", fd)
 	return err == nil && e.Nonblock
 }
 
@@ -97,14 +97,14 @@ func runRecvN(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvn", 1)
 	n := checkInt(L, "recvn", 2, "a number of bytes")
 	timeout, limit := optTimeout(L, "recvn", 3), optLimit(L, "recvn", 4)
-	return rt.recvUnit("recvn", fd, timeout, func() ([]byte, error) { return rt.Table.RecvN(fd, n, limit) }, nil)
+	return rt.recvUnit("recvn", fd, timeout, func() ([]byte, error) { return rt.table.RecvN(fd, n, limit) }, nil)
 }
 
 func runRecvUntil(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvuntil", 1)
 	delim := checkString(L, "recvuntil", 2, "a delimiter (a string)")
 	timeout, limit := optTimeout(L, "recvuntil", 3), optLimit(L, "recvuntil", 4)
-	return rt.recvUnit("recvuntil", fd, timeout, func() ([]byte, error) { return rt.Table.RecvUntil(fd, delim, limit) }, nil)
+	return rt.recvUnit("recvuntil", fd, timeout, func() ([]byte, error) { return rt.table.RecvUntil(fd, delim, limit) }, nil)
 }
 
 func runRecvLine(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
@@ -117,7 +117,7 @@ func runRecvLine(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		return b
 	}
 	timeout, limit := optTimeout(L, "recvline", 2), optLimit(L, "recvline", 3)
-	return rt.recvUnit("recvline", fd, timeout, func() ([]byte, error) { return rt.Table.RecvUntil(fd, "\n", limit) }, chomp)
+	return rt.recvUnit("recvline", fd, timeout, func() ([]byte, error) { return rt.table.RecvUntil(fd, "\n", limit) }, chomp)
 }
 
 // headerAndTimeout reads the optional [HEADER] [TIMEOUT] of the frame
@@ -134,14 +134,14 @@ func runRecvFrame(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvframe", 1)
 	header, timeout, next := headerAndTimeout(L, "recvframe", 2)
 	limit := optLimit(L, "recvframe", next)
-	return rt.recvUnit("recvframe", fd, timeout, func() ([]byte, error) { return rt.Table.RecvFrame(fd, header, limit) }, nil)
+	return rt.recvUnit("recvframe", fd, timeout, func() ([]byte, error) { return rt.table.RecvFrame(fd, header, limit) }, nil)
 }
 
 func runMaxRecv(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if L.Get(1) != lua.LNil {
-		rt.Table.MaxRecv = optLimit(L, "maxrecv", 1)
+		rt.table.MaxRecv = optLimit(L, "maxrecv", 1)
 	}
-	limit := rt.Table.MaxRecv
+	limit := rt.table.MaxRecv
 	if limit == 0 {
 		limit = sock.DefaultMaxRecv
 	}

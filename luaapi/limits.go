@@ -80,7 +80,7 @@ type limiter struct {
 // configured. A session in the sandbox or with a time limit can be stopped
 // inside Lua code, at the cost of a check per instruction.
 func (rt *Runtime) setLimits() {
-	L, lim, cfg := rt.L, &rt.lim, rt.cfg.Limits
+	L, lim, cfg := rt.ls, &rt.lim, rt.cfg.Limits
 	rt.boundNesting()
 	if cfg.MaxMemory > 0 {
 		rt.boundAllocations(cfg.MaxMemory)
@@ -244,7 +244,7 @@ func (rt *Runtime) boundNesting() {
 		defer func() { lim.nesting-- }()
 		return resume.GFunction(L)
 	}
-	co.RawSetString("resume", rt.L.NewFunction(func(L *lua.LState) int {
+	co.RawSetString("resume", rt.ls.NewFunction(func(L *lua.LState) int {
 		if lim.nesting == 0 {
 			lim.overflow = false // an earlier overflow has been dealt with
 		}
@@ -264,7 +264,7 @@ func (rt *Runtime) boundNesting() {
 // size their arguments choose, refusing one larger than limit before it is
 // allocated: string.rep("x", 2^40) would otherwise end the process.
 func (rt *Runtime) boundAllocations(limit int64) {
-	L := rt.L
+	L := rt.ls
 	tooBig := func(L *lua.LState, fn string, size int64) {
 		raise(L, "memory limit of %d MiB exceeded (%s of %d bytes)", limit>>20, fn, size)
 	}

@@ -159,7 +159,7 @@ func TestErrorWhenInterruptible(t *testing.T) {
 		if task := s.run("=x", `error("boom", 0)`); task.Err() != "boom" {
 			t.Errorf("error %q, want boom", task.Err())
 		}
-		fn, err := s.rt.L.LoadString(`while true do end`)
+		fn, err := s.rt.ls.LoadString(`while true do end`)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -118,15 +118,15 @@ func (rt *Runtime) stopGoroutines() {
 // timeout left to the call: the lookup and what follows share one deadline.
 // Under --allow a name that needs DNS is refused before anything is sent.
 func (rt *Runtime) afterLookup(op string, fd int, addr string, timeout time.Duration, then func(timeout time.Duration) ([]lua.LValue, *waitReq)) ([]lua.LValue, *waitReq) {
-	host, err := rt.Table.NeedsLookup(op, fd, addr)
+	host, err := rt.table.NeedsLookup(op, fd, addr)
 	switch {
 	case err != nil:
 		return failure(err), nil
 	case host == "":
 		return then(timeout)
 	}
-	deadline := rt.Table.Deadline(fd, timeout)
-	names := &rt.Table.Names
+	deadline := rt.table.Deadline(fd, timeout)
+	names := &rt.table.Names
 	type answer struct {
 		addrs []netip.Addr
 		err   error
@@ -144,7 +144,7 @@ func (rt *Runtime) afterLookup(op string, fd int, addr string, timeout time.Dura
 		case a.err != nil:
 			return failure(a.err), nil
 		}
-		rt.Table.Remember(host, a.addrs)
+		rt.table.Remember(host, a.addrs)
 		if !deadline.IsZero() {
 			timeout = max(time.Until(deadline), time.Nanosecond)
 		}

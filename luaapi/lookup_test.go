@@ -23,7 +23,7 @@ func dnsSession(t *testing.T, cfg Config, dns *dnstest.Server) *session {
 		t.Fatal(err)
 	}
 	s := newSession(t, cfg)
-	s.rt.Table.Names = sock.Names{Resolver: dns.Resolver(), HostsFile: hosts}
+	s.rt.table.Names = sock.Names{Resolver: dns.Resolver(), HostsFile: hosts}
 	return s
 }
 
@@ -67,7 +67,7 @@ return c1, c2`), `("ETIMEDOUT", "ETIMEDOUT")`)
 func TestLookupInterrupt(t *testing.T) {
 	dns := dnstest.Start(t, nil)
 	s := dnsSession(t, Config{}, dns)
-	fn, err := s.rt.L.LoadString(`
+	fn, err := s.rt.ls.LoadString(`
 local s = socket("inet", "stream")
 local t0 = now()
 local ok, msg, code = connect(s, "silent.example.test:80", 30)
@@ -133,7 +133,7 @@ assert(bind(u, "svc.hosts.test:0"))
 return (msg:gsub("^connect %d+", "connect FD")), code, c2, c3, c4
 `)
 	wantResults(t, res, `("connect FD c2VjcmV0.attacker.test:80: EACCES: host \"c2VjcmV0.attacker.test\" is not in `+
-		s.rt.Table.Names.HostsFile+`: with --allow only numeric addresses and names from the hosts file are used (no DNS query is sent)", "EACCES", "EACCES", "EACCES", "EACCES")`)
+		s.rt.table.Names.HostsFile+`: with --allow only numeric addresses and names from the hosts file are used (no DNS query is sent)", "EACCES", "EACCES", "EACCES", "EACCES")`)
 	time.Sleep(50 * time.Millisecond)
 	if q := dns.Queries(); len(q) != 0 {
 		t.Errorf("queries sent under --allow: %q", q)

@@ -42,7 +42,7 @@ func newSession(t *testing.T, cfg Config) *session {
 // errors carry), until it ends, and returns the task.
 func (s *session) run(name, src string) *Task {
 	s.t.Helper()
-	fn, err := s.rt.L.Load(strings.NewReader(src), name)
+	fn, err := s.rt.ls.Load(strings.NewReader(src), name)
 	if err != nil {
 		s.t.Fatalf("load %s: %v", name, err)
 	}

@@ -103,7 +103,7 @@ var socketOps = []*Spec{
 func runSocket(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	domain := checkString(L, "socket", 1, "a domain (inet, inet6 or unix)")
 	typ := checkString(L, "socket", 2, "a type (stream, dgram or seqpacket)")
-	fd, err := rt.Table.Socket(domain, typ)
+	fd, err := rt.table.Socket(domain, typ)
 	if err != nil {
 		return failure(err), nil
 	}
@@ -113,20 +113,20 @@ func runSocket(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runBind(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "bind", 1)
 	addr := checkString(L, "bind", 2, "an address")
-	return rt.afterLookup("bind", fd, addr, -1, func(time.Duration) ([]lua.LValue, *waitReq) { return rt.okOr(rt.Table.Bind(fd, addr)), nil })
+	return rt.afterLookup("bind", fd, addr, -1, func(time.Duration) ([]lua.LValue, *waitReq) { return rt.okOr(rt.table.Bind(fd, addr)), nil })
 }
 
 func runListen(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "listen", 1)
 	backlog := optInt(L, "listen", 2, "a backlog (a number)", 128)
-	return rt.okOr(rt.Table.Listen(fd, backlog)), nil
+	return rt.okOr(rt.table.Listen(fd, backlog)), nil
 }
 
 func runAccept(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "accept", 1)
 	timeout := optTimeout(L, "accept", 2)
 	try := func() ([]lua.LValue, error) {
-		nfd, sa, err := rt.Table.Accept(fd)
+		nfd, sa, err := rt.table.Accept(fd)
 		if err != nil {
 			return failed(err)
 		}
@@ -144,17 +144,17 @@ func runConnect(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 // connect is connect once addr's host is known.
 func (rt *Runtime) connect(fd int, addr string, timeout time.Duration) ([]lua.LValue, *waitReq) {
-	if e, err := rt.Table.Get("connect", fd); err == nil && e.Nonblock {
+	if e, err := rt.table.Get("connect", fd); err == nil && e.Nonblock {
 		// The kernel's answer to a non-blocking connect, as it is:
 		// EINPROGRESS, then EALREADY until the handshake ends.
-		return rt.okOr(rt.Table.ConnectNow(fd, addr)), nil
+		return rt.okOr(rt.table.ConnectNow(fd, addr)), nil
 	}
-	err := rt.Table.Connect(fd, addr)
+	err := rt.table.Connect(fd, addr)
 	if err != unix.EINPROGRESS {
 		return rt.okOr(err), nil
 	}
 	try := func() ([]lua.LValue, error) {
-		err := rt.Table.FinishConnect(fd, addr)
+		err := rt.table.FinishConnect(fd, addr)
 		if err == unix.EINPROGRESS {
 			return nil, unix.EAGAIN
 		}
@@ -171,10 +171,10 @@ func runSend(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "send", 1)
 	data := checkString(L, "send", 2, "data (a string)")
 	timeout := optTimeout(L, "send", 3)
-	if e, err := rt.Table.Get("send", fd); err == nil && e.Nonblock {
+	if e, err := rt.table.Get("send", fd); err == nil && e.Nonblock {
 		// One send(2), its answer as the kernel gives it: part of data
 		// when the buffer has room for only part, or EAGAIN.
-		n, err := rt.Table.Send(fd, data)
+		n, err := rt.table.Send(fd, data)
 		if err == unix.EAGAIN {
 			err = wouldBlock("send", fd)
 		}
@@ -219,7 +219,7 @@ type sending struct {
 // try sends what is left: the call's results, or unix.EAGAIN while some
 // of data waits for room.
 func (s *sending) try() ([]lua.LValue, error) {
-	off, err := s.rt.Table.SendRest(s.fd, s.data, s.off)
+	off, err := s.rt.table.SendRest(s.fd, s.data, s.off)
 	s.off = off
 	switch {
 	case err == nil:
@@ -232,7 +232,7 @@ func (s *sending) try() ([]lua.LValue, error) {
 
 // wait makes the wait request for the rest of data.
 func (s *sending) wait(timeout time.Duration) ([]lua.LValue, *waitReq) {
-	if e, err := s.rt.Table.Get(s.op, s.fd); err == nil && e.Nonblock {
+	if e, err := s.rt.table.Get(s.op, s.fd); err == nil && e.Nonblock {
 		return s.fail(wouldBlock(s.op, s.fd)), nil
 	}
 	s.waited = true
@@ -289,7 +289,7 @@ func (rt *Runtime) recvWait(L *lua.LState, fd, max int) ([]lua.LValue, *waitReq)
 
 // recvOnce is one attempt of recv: its results, or unix.EAGAIN.
 func (rt *Runtime) recvOnce(fd, max int) ([]lua.LValue, error) {
-	b, err := rt.Table.Recv(fd, max)
+	b, err := rt.table.Recv(fd, max)
 	switch {
 	case err != nil:
 		return failed(err)
@@ -317,7 +317,7 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 		if !ok || !isStr || L.GetTop() != 2 || rt.rec != nil {
 			return slow(L)
 		}
-		e := rt.Table.SendEntry(fd)
+		e := rt.table.SendEntry(fd)
 		if e == nil {
 			return slow(L) // not a socket: nothing was tried
 		}
@@ -355,7 +355,7 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		if !ok || rt.rec != nil {
 			return slow(L)
 		}
-		e, buf := rt.Table.RecvEntry(fd, max)
+		e, buf := rt.table.RecvEntry(fd, max)
 		if e == nil {
 			return slow(L) // not a socket, a bad size or bytes buffered: nothing was tried
 		}
@@ -402,11 +402,11 @@ func runSendTo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 // sendTo is sendto once addr's host is known.
 func (rt *Runtime) sendTo(fd int, data, addr string, timeout time.Duration) ([]lua.LValue, *waitReq) {
-	e, err := rt.Table.Get("sendto", fd)
+	e, err := rt.table.Get("sendto", fd)
 	if err != nil {
 		return sendFailure(err, 0), nil
 	}
-	n, err := rt.Table.SendTo(fd, data, addr)
+	n, err := rt.table.SendTo(fd, data, addr)
 	switch {
 	case err == unix.EAGAIN && e.Nonblock:
 		return sendFailure(wouldBlock("sendto", fd), 0), nil
@@ -421,7 +421,7 @@ func (rt *Runtime) sendTo(fd int, data, addr string, timeout time.Duration) ([]l
 		return vals(rt.box.count(n)), nil
 	}
 	try := func() ([]lua.LValue, error) {
-		n, err := rt.Table.SendTo(fd, data, addr)
+		n, err := rt.table.SendTo(fd, data, addr)
 		if err == unix.EAGAIN {
 			return nil, err
 		}
@@ -438,7 +438,7 @@ func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	max := optInt(L, "recvfrom", 2, "a size in bytes", defaultRecv)
 	timeout := optTimeout(L, "recvfrom", 3)
 	try := func() ([]lua.LValue, error) {
-		b, from, size, err := rt.Table.RecvDatagram(fd, max)
+		b, from, size, err := rt.table.RecvDatagram(fd, max)
 		if err != nil {
 			return failed(err)
 		}
@@ -453,12 +453,12 @@ func runRecvFrom(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 func runShutdown(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "shutdown", 1)
 	how := checkString(L, "shutdown", 2, "rd, wr or rdwr")
-	return rt.okOr(rt.Table.Shutdown(fd, how)), nil
+	return rt.okOr(rt.table.Shutdown(fd, how)), nil
 }
 
 func runClose(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "close", 1)
-	err := rt.Table.Close(fd)
+	err := rt.table.Close(fd)
 	if err == nil {
 		rt.fdClosed(fd)
 	}
@@ -466,7 +466,7 @@ func runClose(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 }
 
 func runSockname(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
-	a, err := rt.Table.Sockname(checkFD(L, "getsockname", 1))
+	a, err := rt.table.Sockname(checkFD(L, "getsockname", 1))
 	if err != nil {
 		return failure(err), nil
 	}
@@ -474,7 +474,7 @@ func runSockname(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 }
 
 func runPeername(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
-	a, err := rt.Table.Peername(checkFD(L, "getpeername", 1))
+	a, err := rt.table.Peername(checkFD(L, "getpeername", 1))
 	if err != nil {
 		return failure(err), nil
 	}
@@ -486,7 +486,7 @@ func runSetopt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	name := checkString(L, "setopt", 2, "an option name")
 	o, ok := sock.LookupOption(name)
 	if !ok {
-		return failure(rt.Table.SetOpt(fd, name, 0)), nil
+		return failure(rt.table.SetOpt(fd, name, 0)), nil
 	}
 	var v int
 	if o.Bool {
@@ -496,13 +496,13 @@ func runSetopt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	} else {
 		v = checkInt(L, "setopt", 3, "a number")
 	}
-	return rt.okOr(rt.Table.SetOpt(fd, name, v)), nil
+	return rt.okOr(rt.table.SetOpt(fd, name, v)), nil
 }
 
 func runGetopt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "getopt", 1)
 	name := checkString(L, "getopt", 2, "an option name")
-	v, err := rt.Table.GetOpt(fd, name)
+	v, err := rt.table.GetOpt(fd, name)
 	if err != nil {
 		return failure(err), nil
 	}
@@ -518,7 +518,7 @@ func runGetopt(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 func runSettimeout(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "settimeout", 1)
-	e, err := rt.Table.Get("settimeout", fd)
+	e, err := rt.table.Get("settimeout", fd)
 	if err != nil {
 		return failure(err), nil
 	}
@@ -533,7 +533,7 @@ func runSettimeout(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 func runNonblock(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "nonblock", 1)
-	e, err := rt.Table.Get("nonblock", fd)
+	e, err := rt.table.Get("nonblock", fd)
 	if err != nil {
 		return failure(err), nil
 	}
@@ -543,13 +543,13 @@ func runNonblock(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 func runTimeout(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if L.Get(1) != lua.LNil {
-		rt.Table.DefaultTimeout = max(0, optTimeout(L, "timeout", 1))
+		rt.table.DefaultTimeout = max(0, optTimeout(L, "timeout", 1))
 	}
-	return vals(lua.LNumber(rt.Table.DefaultTimeout.Seconds())), nil
+	return vals(lua.LNumber(rt.table.DefaultTimeout.Seconds())), nil
 }
 
 func runInfo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
-	in, err := rt.Table.Info(checkFD(L, "info", 1))
+	in, err := rt.table.Info(checkFD(L, "info", 1))
 	if err != nil {
 		return failure(err), nil
 	}
@@ -558,8 +558,8 @@ func runInfo(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 func runFds(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	list := L.NewTable()
-	for _, fd := range rt.Table.FDs() {
-		if in, err := rt.Table.Info(fd); err == nil {
+	for _, fd := range rt.table.FDs() {
+		if in, err := rt.table.Info(fd); err == nil {
 			list.Append(infoTable(L, in))
 		}
 	}
@@ -610,7 +610,7 @@ func runPoll(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		if !ok {
 			raise(L, "poll: EINVAL: bad argument #1: expected a list of descriptors, item %d is %s", i, describe(tbl.RawGetInt(i)))
 		}
-		if _, err := rt.Table.Get("poll", int(x)); err != nil {
+		if _, err := rt.table.Get("poll", int(x)); err != nil {
 			return failure(err), nil
 		}
 		fds = append(fds, int(x))
@@ -631,7 +631,7 @@ func runPoll(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		if len(ready) == 0 {
 			return nil, nil
 		}
-		list := rt.L.NewTable()
+		list := rt.ls.NewTable()
 		for _, fd := range ready {
 			list.Append(lua.LNumber(fd))
 		}
@@ -639,12 +639,12 @@ func runPoll(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	}
 	if res, _ := check(); res != nil || timeout == 0 || len(fds) == 0 {
 		if res == nil {
-			res = vals(rt.L.NewTable())
+			res = vals(rt.ls.NewTable())
 		}
 		return res, nil
 	}
 	if timeout < 0 {
-		timeout = rt.Table.DefaultTimeout
+		timeout = rt.table.DefaultTimeout
 		if timeout == 0 {
 			timeout = -1
 		}
@@ -653,7 +653,7 @@ func runPoll(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if timeout >= 0 {
 		w.deadline = time.Now().Add(timeout)
 	}
-	w.timedOut = func() []lua.LValue { return vals(rt.L.NewTable()) }
+	w.timedOut = func() []lua.LValue { return vals(rt.ls.NewTable()) }
 	return nil, w
 }
 
@@ -668,7 +668,7 @@ func (rt *Runtime) readyFDs(fds []int, events int16) []int {
 	var ready []int
 	for i, fd := range fds {
 		buffered := false
-		if e, err := rt.Table.Get("poll", fd); err == nil && events == unix.POLLIN {
+		if e, err := rt.table.Get("poll", fd); err == nil && events == unix.POLLIN {
 			buffered = e.Buffered() > 0
 		}
 		if pfds[i].Revents != 0 || buffered {
@@ -699,10 +699,10 @@ func (rt *Runtime) attempt(op string, fd int, addr string, events uint32, timeou
 // waitFor makes the wait request of a call that would block — or, on a
 // descriptor in non-blocking mode, fails it with EAGAIN at once.
 func (rt *Runtime) waitFor(op string, fd int, addr string, events uint32, timeout time.Duration, try func() ([]lua.LValue, error)) ([]lua.LValue, *waitReq) {
-	if e, err := rt.Table.Get(op, fd); err == nil && e.Nonblock {
+	if e, err := rt.table.Get(op, fd); err == nil && e.Nonblock {
 		return failure(&sock.Error{Op: op, FD: fd, Addr: addr, Err: unix.EAGAIN, Detail: "would block (descriptor is non-blocking)"}), nil
 	}
-	w := &waitReq{kind: waitIO, events: events, deadline: rt.Table.Deadline(fd, timeout),
+	w := &waitReq{kind: waitIO, events: events, deadline: rt.table.Deadline(fd, timeout),
 		op: op, fd: fd, addr: addr, retry: try}
 	w.fd1[0] = fd
 	w.fds = w.fd1[:]
@@ -721,7 +721,7 @@ func (rt *Runtime) waitHere(w *waitReq) []lua.LValue {
 			if res, err := rt.guard(w, w.retry); err != unix.EAGAIN && res != nil {
 				return res
 			}
-			if err := rt.Table.Wait(rt.ctx(), w.fds[0], ev, w.deadline); err != nil {
+			if err := rt.table.Wait(rt.ctx(), w.fds[0], ev, w.deadline); err != nil {
 				if err == unix.ETIMEDOUT {
 					return rt.timedOut(w)
 				}

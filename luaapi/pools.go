@@ -31,7 +31,7 @@ var poolOps = []*Spec{
 func runSocketPair(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	domain := checkString(L, "socketpair", 1, "a domain (unix)")
 	typ := checkString(L, "socketpair", 2, "a type (stream, dgram or seqpacket)")
-	a, b, err := rt.Table.SocketPair(domain, typ)
+	a, b, err := rt.table.SocketPair(domain, typ)
 	if err != nil {
 		return failure(err), nil
 	}
@@ -50,14 +50,14 @@ func runSendFD(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "sendfd", 1)
 	passed := checkFD(L, "sendfd", 2)
 	data := optString(L, "sendfd", 3, "data (a string)", "\x00")
-	n, err := rt.Table.SendFD(fd, passed, data)
+	n, err := rt.table.SendFD(fd, passed, data)
 	if err == unix.EAGAIN {
-		e, _ := rt.Table.Get("sendfd", fd)
+		e, _ := rt.table.Get("sendfd", fd)
 		if e.Nonblock {
 			return sendFailure(wouldBlock("sendfd", fd), 0), nil
 		}
 		try := func() ([]lua.LValue, error) {
-			n, err := rt.Table.SendFD(fd, passed, data)
+			n, err := rt.table.SendFD(fd, passed, data)
 			switch {
 			case err == unix.EAGAIN:
 				return nil, err
@@ -101,7 +101,7 @@ func runRecvFD(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fd := checkFD(L, "recvfd", 1)
 	timeout := optTimeout(L, "recvfd", 2)
 	try := func() ([]lua.LValue, error) {
-		nfd, data, err := rt.Table.RecvFD(fd, defaultRecv)
+		nfd, data, err := rt.table.RecvFD(fd, defaultRecv)
 		if err != nil {
 			return failed(err)
 		}
@@ -111,7 +111,7 @@ func runRecvFD(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 }
 
 func runPeerCred(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
-	c, err := rt.Table.PeerCred(checkFD(L, "peercred", 1))
+	c, err := rt.table.PeerCred(checkFD(L, "peercred", 1))
 	if err != nil {
 		return failure(err), nil
 	}

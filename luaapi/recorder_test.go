@@ -171,7 +171,7 @@ func TestRecorderOutsideTask(t *testing.T) {
 	s := newSession(t, Config{})
 	rec := &events{}
 	s.rt.SetRecorder(rec)
-	if err := s.rt.L.DoString(pair + `recv(a, 10, 0.02)`); err != nil {
+	if err := s.rt.ls.DoString(pair + `recv(a, 10, 0.02)`); err != nil {
 		t.Fatal(err)
 	}
 	last := rec.list[len(rec.list)-1]
@@ -186,7 +186,7 @@ func TestRecorderInterruptedAndStrict(t *testing.T) {
 	s := newSession(t, Config{})
 	rec := &events{}
 	s.rt.SetRecorder(rec)
-	fn, err := s.rt.L.LoadString(pair + `strict(true) return recv(a)`)
+	fn, err := s.rt.ls.LoadString(pair + `strict(true) return recv(a)`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,8 +46,8 @@ type Recorder interface {
 // and its task scheduler. It is not safe for concurrent use: one goroutine
 // calls it, and other goroutines reach it through Post.
 type Runtime struct {
-	L     *lua.LState
-	Table *sock.Table
+	ls    *lua.LState
+	table *sock.Table
 
 	out, err    io.Writer
 	cfg         Config
@@ -102,9 +102,9 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Interruptible {
 		L.SetContext(context.Background())
 	}
-	rt := &Runtime{L: L, Table: sock.NewTable(), out: cfg.Stdout, err: cfg.Stderr, cfg: cfg, start: time.Now()}
-	rt.Table.DefaultTimeout = cfg.DefaultTimeout
-	rt.Table.Allow = cfg.Allow
+	rt := &Runtime{ls: L, table: sock.NewTable(), out: cfg.Stdout, err: cfg.Stderr, cfg: cfg, start: time.Now()}
+	rt.table.DefaultTimeout = cfg.DefaultTimeout
+	rt.table.Allow = cfg.Allow
 	if err := rt.s.init(); err != nil {
 		L.Close()
 		return nil, err
@@ -165,9 +165,9 @@ func (rt *Runtime) Close() {
 	}
 	rt.stopWorkers()    // worker processes (workers.go)
 	rt.stopGoroutines() // lookups, the limits watcher (lookup.go)
-	rt.Table.CloseAll()
+	rt.table.CloseAll()
 	rt.s.close()
-	rt.L.Close()
+	rt.ls.Close()
 }
 
 // SetOutput redirects what print and the shell write.
@@ -208,7 +208,7 @@ func (rt *Runtime) Recording() bool { return rt.rec != nil }
 func (rt *Runtime) FailedTasks() int { return rt.failedTasks }
 
 // SetDefaultTimeout sets the session default timeout.
-func (rt *Runtime) SetDefaultTimeout(d time.Duration) { rt.Table.DefaultTimeout = d }
+func (rt *Runtime) SetDefaultTimeout(d time.Duration) { rt.table.DefaultTimeout = d }
 
 //go:embed prelude.lua
 var prelude string
@@ -222,7 +222,7 @@ var lazyNames = map[string]bool{"coroutine": true, "pcall": true, "xpcall": true
 // those names leave the globals, and a metatable on the globals loads the
 // prelude when one is looked up.
 func (rt *Runtime) lazyPrelude() {
-	L := rt.L
+	L := rt.ls
 	g := L.G.Global
 	rt.raw = L.NewTable()
 	for _, name := range []string{"coroutine", "pcall", "xpcall", "debug", "loadfile"} {

@@ -11,7 +11,7 @@ import (
 // leaving the process, and the debug library. The standard streams can be
 // read and written; sockets work as before.
 func (rt *Runtime) sandbox() error {
-	L := rt.L
+	L := rt.ls
 	refuse := func(name string) *lua.LFunction {
 		return L.NewFunction(func(L *lua.LState) int {
 			raise(L, "%s is refused in --sandbox", name)

@@ -20,9 +20,9 @@ func TestSandboxRefuses(t *testing.T) {
 	os.WriteFile(keep, []byte("keep"), 0o644)
 	os.WriteFile(script, []byte(`local f = io.open(DIR .. "/from-script", "w") f:write("x") f:close() return 1`), 0o644)
 	s := newSession(t, Config{Sandbox: true})
-	s.rt.L.SetGlobal("DIR", lua.LString(dir))
-	s.rt.L.SetGlobal("KEEP", lua.LString(keep))
-	s.rt.L.SetGlobal("SCRIPT", lua.LString(script))
+	s.rt.ls.SetGlobal("DIR", lua.LString(dir))
+	s.rt.ls.SetGlobal("KEEP", lua.LString(keep))
+	s.rt.ls.SetGlobal("SCRIPT", lua.LString(script))
 	attempts := []struct{ name, code, refusal string }{
 		{"os.execute", `os.execute("touch " .. DIR .. "/execute")`, "os.execute is refused in --sandbox"},
 		{"io.popen", `io.popen("touch " .. DIR .. "/popen")`, "io.popen is refused in --sandbox"},
@@ -117,6 +117,6 @@ return got, chunk, t, type(os.time()), string.format("%d", 7), refused, fd > 2
 func TestSandboxOff(t *testing.T) {
 	dir := t.TempDir()
 	s := newSession(t, Config{})
-	s.rt.L.SetGlobal("DIR", lua.LString(dir))
+	s.rt.ls.SetGlobal("DIR", lua.LString(dir))
 	s.ok(`local f = assert(io.open(DIR .. "/w", "w")) f:write("x") f:close() assert(os.remove(DIR .. "/w"))`)
 }

@@ -293,7 +293,7 @@ func (rt *Runtime) newTask(name string, fn *lua.LFunction, args []lua.LValue, sp
 		s.nextInternal--
 	}
 	s.made++
-	th, abort := rt.L.NewThread()
+	th, abort := rt.ls.NewThread()
 	t := &Task{ID: id, Name: name, th: th, abort: abort, fn: fn, resume: args, status: taskReady, order: s.made}
 	s.tasks[t.ID] = t
 	s.ready = append(s.ready, t)
@@ -425,7 +425,7 @@ func (rt *Runtime) step(t *Task) {
 	t.wait = nil
 	s.cur = t
 	s.running.Store(t)
-	st, err, vals := rt.L.Resume(t.th, t.fn, args...)
+	st, err, vals := rt.ls.Resume(t.th, t.fn, args...)
 	s.running.Store(nil)
 	s.cur = nil
 	clear(t.resumeBuf[:]) // holding on to a received string would keep it alive

@@ -69,7 +69,7 @@ return good, served
 	if n := s.rt.FailedTasks(); n != 0 {
 		t.Errorf("FailedTasks() = %d; want 0", n)
 	}
-	if n := s.rt.Table.Len(); n != 0 {
+	if n := s.rt.table.Len(); n != 0 {
 		t.Errorf("%d descriptors left open", n)
 	}
 	t.Logf("%d round trips with a 20 ms server delay in %v", clients, elapsed)
@@ -208,7 +208,7 @@ return wait(t)
 // call returns EINTR and the task goes on.
 func TestCancelInterrupt(t *testing.T) {
 	s := newSession(t, Config{})
-	fn, err := s.rt.L.LoadString(pair + `
+	fn, err := s.rt.ls.LoadString(pair + `
 local x, msg, code = recv(a)
 local after = info(a).state
 send(c, "still works")
@@ -239,7 +239,7 @@ return x, code, msg, after, recv(a)
 // signal handler does.
 func TestCancelFromAnotherGoroutine(t *testing.T) {
 	s := newSession(t, Config{})
-	fn, err := s.rt.L.LoadString(`return sleep(30)`)
+	fn, err := s.rt.ls.LoadString(`return sleep(30)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,7 +560,7 @@ spawn(function() sleep(0.02) send(c, "late") end)
 // running; they wait right there.
 func TestCallsOutsideTasks(t *testing.T) {
 	s := newSession(t, Config{})
-	L := s.rt.L
+	L := s.rt.ls
 	if err := L.DoString(pair + `
 send(c, "hi")
 r1 = recv(a)
@@ -582,7 +582,7 @@ r5 = sleep(0.01)
 // with EDEADLK, and the scheduler survives the task ending later.
 func TestWaitOutsideTask(t *testing.T) {
 	s := newSession(t, Config{})
-	L := s.rt.L
+	L := s.rt.ls
 	if err := L.DoString(`
 tk = spawn(function() sleep(0.01) return "done" end)
 w1, w2, w3 = wait(tk)
@@ -655,7 +655,7 @@ spawn(function() sleep(10) end)
 	if n := len(s.rt.Tasks()); n != 0 {
 		t.Errorf("%d tasks after Close; want 0", n)
 	}
-	if n := s.rt.Table.Len(); n != 0 {
+	if n := s.rt.table.Len(); n != 0 {
 		t.Errorf("%d descriptors after Close; want 0", n)
 	}
 }

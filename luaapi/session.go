@@ -19,13 +19,13 @@ import (
 // SetArgs gives the script Lua's arg table: arg[0] the script, arg[1..]
 // its arguments, arg[-1] the program.
 func (rt *Runtime) SetArgs(script string, args []string) {
-	t := rt.L.NewTable()
+	t := rt.ls.NewTable()
 	t.RawSetInt(-1, lua.LString("sockshell"))
 	t.RawSetInt(0, lua.LString(script))
 	for i, a := range args {
 		t.RawSetInt(i+1, lua.LString(a))
 	}
-	rt.L.SetGlobal("arg", t)
+	rt.ls.SetGlobal("arg", t)
 }
 
 // RunMain runs a chunk or script as the main task, with arg[1..] as its
@@ -53,7 +53,7 @@ func (rt *Runtime) RunMain(src func() string, load func() (*lua.LFunction, error
 		return 1
 	}
 	var args []lua.LValue
-	if a, ok := rt.L.GetGlobal("arg").(*lua.LTable); ok {
+	if a, ok := rt.ls.GetGlobal("arg").(*lua.LTable); ok {
 		for i := 1; i <= a.Len(); i++ {
 			args = append(args, a.RawGetInt(i))
 		}

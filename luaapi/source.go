@@ -12,7 +12,7 @@ import (
 // (\xNN escapes read as in Lua 5.2). name is the chunk's name: "stdin"
 // gives messages starting "stdin:1:".
 func (rt *Runtime) Load(src, name string) (*lua.LFunction, error) {
-	return rt.L.Load(strings.NewReader(record.LuaSource(src)), name)
+	return rt.ls.Load(strings.NewReader(record.LuaSource(src)), name)
 }
 
 // LoadFile compiles a script file; its messages start "FILE:LINE:".
@@ -27,7 +27,7 @@ func (rt *Runtime) LoadFile(path string) (*lua.LFunction, error) {
 // loaders replaces loadstring and loadfile with versions that compile as
 // Load does.
 func (rt *Runtime) loaders() {
-	L := rt.L
+	L := rt.ls
 	L.SetGlobal("loadstring", L.NewFunction(func(L *lua.LState) int {
 		src := L.CheckString(1)
 		fn, err := L.Load(strings.NewReader(record.LuaSource(src)), L.OptString(2, "<string>"))

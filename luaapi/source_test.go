@@ -31,10 +31,10 @@ func FuzzQuoteRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s does not compile: %v", Quote(string(b)), err)
 		}
-		rt.L.Push(fn)
-		rt.L.Call(0, 1)
-		got := rt.L.Get(-1)
-		rt.L.Pop(1)
+		rt.ls.Push(fn)
+		rt.ls.Call(0, 1)
+		got := rt.ls.Get(-1)
+		rt.ls.Pop(1)
 		if s, ok := got.(lua.LString); !ok || string(s) != string(b) {
 			t.Fatalf("%s read back as %q; want %q", Quote(string(b)), got, b)
 		}

@@ -46,7 +46,7 @@ func TestSpecsAreLuaFunctions(t *testing.T) {
 	for _, sandbox := range []bool{false, true} {
 		s := newSession(t, Config{Sandbox: sandbox})
 		for _, sp := range specs {
-			if _, ok := s.rt.L.GetGlobal(sp.Name).(*lua.LFunction); !ok {
+			if _, ok := s.rt.ls.GetGlobal(sp.Name).(*lua.LFunction); !ok {
 				t.Errorf("sandbox=%v: %s is not a Lua function", sandbox, sp.Name)
 			}
 		}
@@ -256,7 +256,7 @@ end
 					t.Log(line)
 				}
 			}
-			if n := s.rt.Table.Len(); n != 0 {
+			if n := s.rt.table.Len(); n != 0 {
 				t.Errorf("%d descriptors left open", n)
 			}
 		})
@@ -338,7 +338,7 @@ func TestHugeRecvDoesNotCrash(t *testing.T) {
 		if err != nil {
 			panic(err)
 		}
-		fn, _ := rt.L.LoadString(pair + `send(c, "hello") local x, msg, code = recv(a, 2^40) return tostring(x) .. " " .. tostring(code)`)
+		fn, _ := rt.ls.LoadString(pair + `send(c, "hello") local x, msg, code = recv(a, 2^40) return tostring(x) .. " " .. tostring(code)`)
 		task := rt.Spawn("main", fn)
 		rt.RunUntil(task.Done)
 		fmt.Printf("RESULT %s%s\n", task.Err(), showAll(task.Results()))
@@ -374,7 +374,7 @@ return code, code2, getopt(a, "linger")
 // runtime cannot allocate provokes one while that bug stands.)
 func TestPanicBecomesLuaError(t *testing.T) {
 	s := newSession(t, Config{})
-	err := s.rt.L.DoString(`error("plain")`)
+	err := s.rt.ls.DoString(`error("plain")`)
 	if err == nil || !strings.Contains(ErrorText(err), "plain") || strings.Contains(ErrorText(err), "traceback") {
 		t.Errorf("ErrorText: %q", ErrorText(err))
 	}
@@ -384,7 +384,7 @@ func TestPanicBecomesLuaError(t *testing.T) {
 		m["x"] = 1 // assignment to entry in nil map
 		return nil, nil
 	}}
-	s.rt.L.SetGlobal("boom", s.rt.L.NewFunction(s.rt.wrap(spec)))
+	s.rt.ls.SetGlobal("boom", s.rt.ls.NewFunction(s.rt.wrap(spec)))
 	task := s.run("p.lua", `
 local ok, msg = pcall(boom)
 local fd = socket("inet", "stream")
@@ -393,7 +393,7 @@ boom()
 	if want := "p.lua:4: boom: internal error: assignment to entry in nil map"; task.Err() != want {
 		t.Errorf("error %q; want %q", task.Err(), want)
 	}
-	if n := s.rt.Table.Len(); n != 1 {
+	if n := s.rt.table.Len(); n != 1 {
 		t.Errorf("the session lost its descriptor: %d", n)
 	}
 }
@@ -407,7 +407,7 @@ func TestPanicInWaitCompletion(t *testing.T) {
 		return nil, &waitReq{kind: waitSleep, deadline: time.Now().Add(time.Millisecond), op: "boomlater", fd: -1,
 			timedOut: func() []lua.LValue { panic("late panic") }}
 	}}
-	s.rt.L.SetGlobal("boomlater", s.rt.L.NewFunction(s.rt.wrap(spec2)))
+	s.rt.ls.SetGlobal("boomlater", s.rt.ls.NewFunction(s.rt.wrap(spec2)))
 	func() {
 		defer func() {
 			if r := recover(); r != nil {

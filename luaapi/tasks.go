@@ -37,7 +37,7 @@ var taskOps = []*Spec{
 }
 
 func (rt *Runtime) taskValue(t *Task) *lua.LUserData {
-	ud := rt.L.NewUserData()
+	ud := rt.ls.NewUserData()
 	ud.Value = t
 	ud.Metatable = rt.taskMeta
 	return ud
@@ -105,14 +105,14 @@ func callable(L *lua.LState, v lua.LValue) bool {
 // the rest, compiled once.
 func (rt *Runtime) callWrapper() *lua.LFunction {
 	if rt.caller == nil {
-		fn, err := rt.L.LoadString("local function pass(...) return ... end return function(f, ...) return pass(f(...)) end")
+		fn, err := rt.ls.LoadString("local function pass(...) return ... end return function(f, ...) return pass(f(...)) end")
 		if err != nil {
 			panic(err) // a constant chunk
 		}
-		rt.L.Push(fn)
-		rt.L.Call(0, 1)
-		rt.caller = rt.L.Get(-1).(*lua.LFunction)
-		rt.L.Pop(1)
+		rt.ls.Push(fn)
+		rt.ls.Call(0, 1)
+		rt.caller = rt.ls.Get(-1).(*lua.LFunction)
+		rt.ls.Pop(1)
 	}
 	return rt.caller
 }
@@ -256,8 +256,8 @@ func (rt *Runtime) watchLook(w *watcher, tell bool) {
 		return
 	}
 	seen := map[int]bool{}
-	for _, fd := range rt.Table.FDs() {
-		in, err := rt.Table.Info(fd)
+	for _, fd := range rt.table.FDs() {
+		in, err := rt.table.Info(fd)
 		if err != nil {
 			continue
 		}

@@ -43,7 +43,7 @@ func TestCloseStopsWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.L.DoString(`watch(true)`); err != nil {
+	if err := rt.ls.DoString(`watch(true)`); err != nil {
 		t.Fatal(err)
 	}
 	w := rt.watch

@@ -90,7 +90,7 @@ func (rt *Runtime) workerSet() *workerSet {
 		return rt.procs
 	}
 	ws := &workerSet{live: map[*worker]bool{}, pools: map[*lua.LTable]*pool{}}
-	L := rt.L
+	L := rt.ls
 	ws.meta = L.NewTable()
 	ws.meta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		if w, ok := L.CheckUserData(1).Value.(*worker); ok {
@@ -198,7 +198,7 @@ func (rt *Runtime) StartWorkers(n int, script string, passed []int, args []strin
 		return nil, &sock.Error{Op: "workers", FD: -1, Addr: script, Err: errnoOf(err)}
 	}
 	for _, fd := range passed {
-		if _, err := rt.Table.Get("workers", fd); err != nil {
+		if _, err := rt.table.Get("workers", fd); err != nil {
 			return nil, err
 		}
 		if fd >= lowfd.FirstPrivateFD {
@@ -215,7 +215,7 @@ func (rt *Runtime) StartWorkers(n int, script string, passed []int, args []strin
 	lowfd.ReservePoller() // the output pipes are read through Go's poller
 	p := &pool{left: n}
 	p.task = rt.internalTask(fmt.Sprintf("workers 1-%d", n))
-	list := rt.L.NewTable()
+	list := rt.ls.NewTable()
 	for i := 1; i <= n; i++ {
 		w, err := rt.startWorker(ws, i, n, script, passed, args)
 		if err != nil {
@@ -225,12 +225,12 @@ func (rt *Runtime) StartWorkers(n int, script string, passed []int, args []strin
 		}
 		p.workers = append(p.workers, w)
 		w.task.OnDone = func(t *Task) { rt.workerDone(p, t) }
-		ud := rt.L.NewUserData()
+		ud := rt.ls.NewUserData()
 		ud.Value = w
 		ud.Metatable = ws.meta
 		list.Append(ud)
 	}
-	rt.L.SetMetatable(list, ws.poolMeta)
+	rt.ls.SetMetatable(list, ws.poolMeta)
 	ws.pools[list] = p
 	return list, nil
 }
@@ -458,23 +458,23 @@ func (rt *Runtime) joinPool() {
 	if err != nil {
 		return
 	}
-	rt.L.SetGlobal("worker", lua.LNumber(i))
+	rt.ls.SetGlobal("worker", lua.LNumber(i))
 	if t, err := strconv.Atoi(total); err == nil {
-		rt.L.SetGlobal("nworkers", lua.LNumber(t))
+		rt.ls.SetGlobal("nworkers", lua.LNumber(t))
 	}
-	list := rt.L.NewTable()
+	list := rt.ls.NewTable()
 	for _, f := range strings.Split(inherit, ",") {
 		fd, err := strconv.Atoi(f)
 		if err != nil {
 			continue
 		}
-		if _, err := rt.Table.Adopt("worker", fd); err != nil {
+		if _, err := rt.table.Adopt("worker", fd); err != nil {
 			fmt.Fprintf(rt.err, "sockshell: %v\n", err)
 			continue
 		}
 		list.Append(lua.LNumber(fd))
 	}
-	rt.L.SetGlobal("inherited", list)
+	rt.ls.SetGlobal("inherited", list)
 }
 
 // WorkersMain is the main chunk of sockshell -j N SCRIPT: start n workers
