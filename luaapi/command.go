@@ -409,14 +409,7 @@ func (rt *Runtime) LoadExpr(chunk, name string) (fn *lua.LFunction, args []lua.L
 		return nil, nil, err
 	}
 	if rt.counter == nil {
-		f, err := rt.Load("return function(...) return select('#', ...), ... end", "=count")
-		if err != nil {
-			panic(err) // a constant chunk
-		}
-		rt.ls.Push(f)
-		rt.ls.Call(0, 1)
-		rt.counter = rt.ls.Get(-1).(*lua.LFunction)
-		rt.ls.Pop(1)
+		rt.counter = rt.function("return function(...) return select('#', ...), ... end")
 	}
 	// The chunk's own line numbers are kept: it starts on line 1 and the
 	// closing bracket is on a line of its own, after any comment.

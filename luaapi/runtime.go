@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -110,14 +111,7 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.marker = L.NewUserData()
-	rt.taskMeta = L.NewTable()
-	rt.taskMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		if t, ok := L.CheckUserData(1).Value.(*Task); ok {
-			L.Push(lua.LString(t.String()))
-			return 1
-		}
-		return 0
-	}))
+	rt.taskMeta = stringerMeta(L)
 	for _, s := range specs {
 		if s.run == nil {
 			continue // defined by the prelude
@@ -361,3 +355,31 @@ func luaErrorText(err error) string {
 
 // ErrorText is luaErrorText for the front-ends.
 func ErrorText(err error) string { return luaErrorText(err) }
+
+// stringerMeta returns a metatable for userdata holding a fmt.Stringer (a
+// task, a worker): tostring and print show its String.
+func stringerMeta(L *lua.LState) *lua.LTable {
+	meta := L.NewTable()
+	meta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		if s, ok := L.CheckUserData(1).Value.(fmt.Stringer); ok {
+			L.Push(lua.LString(s.String()))
+			return 1
+		}
+		return 0
+	}))
+	return meta
+}
+
+// function compiles src, a chunk that returns a function, and returns
+// that function: the small Lua helpers the runtime makes once.
+func (rt *Runtime) function(src string) *lua.LFunction {
+	chunk, err := rt.Load(src, "=sockshell")
+	if err != nil {
+		panic(err) // a constant chunk
+	}
+	rt.ls.Push(chunk)
+	rt.ls.Call(0, 1)
+	fn := rt.ls.Get(-1).(*lua.LFunction)
+	rt.ls.Pop(1)
+	return fn
+}

@@ -105,14 +105,7 @@ func callable(L *lua.LState, v lua.LValue) bool {
 // the rest, compiled once.
 func (rt *Runtime) callWrapper() *lua.LFunction {
 	if rt.caller == nil {
-		fn, err := rt.ls.LoadString("local function pass(...) return ... end return function(f, ...) return pass(f(...)) end")
-		if err != nil {
-			panic(err) // a constant chunk
-		}
-		rt.ls.Push(fn)
-		rt.ls.Call(0, 1)
-		rt.caller = rt.ls.Get(-1).(*lua.LFunction)
-		rt.ls.Pop(1)
+		rt.caller = rt.function("local function pass(...) return ... end return function(f, ...) return pass(f(...)) end")
 	}
 	return rt.caller
 }

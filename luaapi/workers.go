@@ -91,14 +91,7 @@ func (rt *Runtime) workerSet() *workerSet {
 	}
 	ws := &workerSet{live: map[*worker]bool{}, pools: map[*lua.LTable]*pool{}}
 	L := rt.ls
-	ws.meta = L.NewTable()
-	ws.meta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		if w, ok := L.CheckUserData(1).Value.(*worker); ok {
-			L.Push(lua.LString(w.String()))
-			return 1
-		}
-		return 0
-	}))
+	ws.meta = stringerMeta(L)
 	ws.meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		w, ok := L.CheckUserData(1).Value.(*worker)
 		if !ok {

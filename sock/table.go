@@ -532,24 +532,22 @@ func (t *Table) CloseAll() {
 
 // Sockname returns fd's local address.
 func (t *Table) Sockname(fd int) (string, error) {
-	if _, err := t.Get("getsockname", fd); err != nil {
-		return "", err
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return "", &Error{Op: "getsockname", FD: fd, Err: err}
-	}
-	return FormatAddr(sa), nil
+	return t.name("getsockname", fd, unix.Getsockname)
 }
 
 // Peername returns the address of fd's peer.
 func (t *Table) Peername(fd int) (string, error) {
-	if _, err := t.Get("getpeername", fd); err != nil {
+	return t.name("getpeername", fd, unix.Getpeername)
+}
+
+// name asks the kernel for an address of fd with get.
+func (t *Table) name(op string, fd int, get func(int) (unix.Sockaddr, error)) (string, error) {
+	if _, err := t.Get(op, fd); err != nil {
 		return "", err
 	}
-	sa, err := unix.Getpeername(fd)
+	sa, err := get(fd)
 	if err != nil {
-		return "", &Error{Op: "getpeername", FD: fd, Err: err}
+		return "", &Error{Op: op, FD: fd, Err: err}
 	}
 	return FormatAddr(sa), nil
 }
