@@ -2,15 +2,13 @@ package luaapi
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sockshell/internal/testpeer"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
@@ -19,44 +17,6 @@ import (
 // The receive helpers are bounded against any peer: a peer that floods
 // without a delimiter costs a limit of memory, never stalls the other
 // tasks, and never holds a call past its timeout.
-
-// flooder listens on loopback and writes size bytes without a newline (or
-// without end, for size < 0) as fast as it can to whoever connects. It
-// returns the address; the peer stops when the test ends.
-func flooder(t *testing.T, size int64) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	stop := make(chan struct{})
-	go func() {
-		defer wg.Done()
-		conn, err := l.Accept()
-		if err != nil {
-			return
-		}
-		go func() { <-stop; conn.Close() }()
-		chunk := bytes.Repeat([]byte("x"), 1<<20)
-		for n := size; n != 0; {
-			k := int64(len(chunk))
-			if n > 0 {
-				k = min(k, n)
-			}
-			w, err := conn.Write(chunk[:k])
-			if err != nil {
-				return
-			}
-			if n > 0 {
-				n -= int64(w)
-			}
-		}
-	}()
-	t.Cleanup(func() { l.Close(); close(stop); wg.Wait() })
-	return l.Addr().String()
-}
 
 // procStatus reads a field of /proc/self/status, in bytes.
 func procStatus(t *testing.T, field string) int64 {
@@ -116,7 +76,7 @@ return total, calls, slowest, late, msg
 // within its timeout and the other task runs on time.
 func TestFloodWithoutDelimiter(t *testing.T) {
 	const size = 1 << 30
-	addr := flooder(t, size)
+	addr := testpeer.Flooder(t, size)
 	s := newSession(t, Config{})
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -155,7 +115,7 @@ func TestFloodWithoutDelimiter(t *testing.T) {
 // call's timeout holds although the kernel never runs dry, and the other
 // task goes on meanwhile.
 func TestFloodTimeout(t *testing.T) {
-	addr := flooder(t, -1)
+	addr := testpeer.Flooder(t, -1)
 	res := runOK(t, fmt.Sprintf(`
 local c = socket("inet", "stream")
 assert(connect(c, %q))

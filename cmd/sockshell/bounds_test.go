@@ -2,61 +2,21 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"net"
 	"os/exec"
+	"sockshell/internal/testpeer"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// flooder listens on loopback and writes size bytes without a newline (or
-// without end, for size < 0) as fast as it can to whoever connects. It
-// returns the address; the peer stops when the test ends.
-func flooder(t *testing.T, size int64) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	stop := make(chan struct{})
-	go func() {
-		defer wg.Done()
-		conn, err := l.Accept()
-		if err != nil {
-			return
-		}
-		go func() { <-stop; conn.Close() }()
-		chunk := bytes.Repeat([]byte("x"), 1<<20)
-		for n := size; n != 0; {
-			k := int64(len(chunk))
-			if n > 0 {
-				k = min(k, n)
-			}
-			w, err := conn.Write(chunk[:k])
-			if err != nil {
-				return
-			}
-			if n > 0 {
-				n -= int64(w)
-			}
-		}
-	}()
-	t.Cleanup(func() { l.Close(); close(stop); wg.Wait() })
-	return l.Addr().String()
-}
 
 // TestFloodStaysSmall: sockshell reading 1 GB without a newline through
 // recvline stays under 100 MB, each call failing at the limit within its
 // timeout.
 func TestFloodStaysSmall(t *testing.T) {
 	const size = 1 << 30
-	addr := flooder(t, size)
+	addr := testpeer.Flooder(t, size)
 	cmd := exec.Command("sockshell", "-e", fmt.Sprintf(`
 local c = socket("inet", "stream")
 assert(connect(c, %q))
@@ -88,7 +48,7 @@ print(total, slowest < 1, msg)
 // TestTermDuringFlood: SIGTERM ends a script that reads a peer flooding
 // without end, cleanly and at once.
 func TestTermDuringFlood(t *testing.T) {
-	addr := flooder(t, -1)
+	addr := testpeer.Flooder(t, -1)
 	cmd := exec.Command("sockshell", "-e", fmt.Sprintf(`
 local c = socket("inet", "stream")
 assert(connect(c, %q))

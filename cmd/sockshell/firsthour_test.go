@@ -54,18 +54,10 @@ func TestTerminalFirstHour(t *testing.T) {
 	run(`recv 5`, `\r\n"\\0\\x01\\xff1"\r\n`)
 	run(`send(4, "\0\x01\xff1") x = recv(5) print(#x, x:byte(1, -1))`, `\r\n4\t0\t1\t255\t49\r\n`)
 
-	// Ctrl-C stops a Lua loop around a waiting call...
-	term.send("while true do local d, e = recv(5) end\r")
-	term.settle()
-	term.send("\x03")
-	term.expect(`error: interrupted\r\n`)
-	term.expect(prompt)
-	// ...and one that never waits...
-	term.send("while true do end\r")
-	time.Sleep(300 * time.Millisecond)
-	term.send("\x03")
-	term.expect(`error: interrupted\r\n`)
-	term.expect(prompt)
+	// Ctrl-C stops a Lua loop around a waiting call, and one that never
+	// waits.
+	term.interrupt("while true do local d, e = recv(5) end")
+	term.interrupt("while true do end")
 	// ...and a task it spawned that computes for ever, which would keep
 	// the shell from reading another line.
 	run(`spawn(function() while true do end end)`, `\r\ntask 2\r\n`)
@@ -114,11 +106,18 @@ func TestTerminalInterruptsWaitInPlace(t *testing.T) {
 	term.expect(prompt)
 	term.send(`t = setmetatable({}, {__index = function(t, k) sleep(600) return k end})` + "\r")
 	term.expect(prompt)
-	term.send("t.x\r")
+	term.interrupt("t.x")
+	term.send("1 + 1\r")
+	term.expect(`\r\n2\r\n`)
+}
+
+// interrupt types line, presses Ctrl-C while it runs, and expects it
+// stopped and the prompt back.
+func (term *terminal) interrupt(line string) {
+	term.t.Helper()
+	term.send(line + "\r")
 	time.Sleep(300 * time.Millisecond)
 	term.send("\x03")
 	term.expect(`error: interrupted\r\n`)
 	term.expect(prompt)
-	term.send("1 + 1\r")
-	term.expect(`\r\n2\r\n`)
 }
