@@ -29,7 +29,13 @@ func TestTerminalFirstHour(t *testing.T) {
 	run(`expect(1, 2)`, `\r\nerror: stdin:1: expected 2, got 1\r\n`)
 	run(`recv(nil)`, `\r\nerror: stdin:1: recv: EINVAL: bad argument #1: expected a descriptor number, got nil\r\n`)
 	run(`pcall(error, "x")`, `\r\nfalse\t"x"\r\n`)
-	run(`local function worker() error("bad") end spawn(worker)`, `task 1 \(worker\): stdin:1: bad\r\n`)
+	// A spawned task's error comes after the line is done, above the
+	// prompt: an empty line shows the prompt again whatever the order.
+	term.send(`local function worker() error("bad") end spawn(worker)` + "\r")
+	term.expect(`task 1 \(worker\): stdin:1: bad\r\n`)
+	term.settle()
+	term.send("\r")
+	term.expect(prompt)
 	run(`sockett inet stream`, `did you mean "socket"\?\r\n`)
 	if s := term.all(); strings.Contains(s, "interrupted") || strings.Contains(s, "prelude") || strings.Contains(s, "<string>") {
 		t.Fatalf("the terminal shows a message that is not the error's own:\n%s", s)
