@@ -20,7 +20,7 @@ func (s *suite) bulk() *section {
 			"sockshell sender: bench/lua/bulk.lua, a loop of send() of one preallocated string, finishing partial sends",
 			"wall: from starting the sender to the sink's exit after the last byte (start-up included); send loop: sockshell's own timing",
 		},
-		header: []string{"contender", "wall", "throughput", "wall fastest .. slowest", "send loop", "vs socat"},
+		header: []string{"contender", "wall", "throughput", "wall fastest .. slowest", "send loop", "CPU user + sys", "vs socat"},
 	}
 	if skip := s.whyNot("socat"); skip != "" {
 		sec.skipped = skip
@@ -49,7 +49,7 @@ func (s *suite) bulk() *section {
 			vs = fmt.Sprintf("%.2fx", c.wall()/socat.wall())
 		}
 		sec.add(c.name, secs(c.wall()), fmt.Sprintf("%.0f MiB/s", float64(total)/(1<<20)/c.wall()),
-			spread(c.values(func(o outcome) float64 { return o.wall.Seconds() })), secs(c.loop()), vs)
+			spread(c.values(func(o outcome) float64 { return o.wall.Seconds() })), secs(c.loop()), c.cpu(), vs)
 	}
 	sec.ratioTarget("sockshell/socat wall time <= 1.0", shell, socat, (*contender).wall, 1.0, false)
 	return sec

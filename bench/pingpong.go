@@ -35,7 +35,7 @@ func (s *suite) pingpong() *section {
 		notes: []string{
 			"loop: the program's own timing of its send/recv loop (median); wall: the whole process, start-up and set-up included",
 		},
-		header: []string{"contender", "loop", "per round trip", "loop fastest .. slowest", "wall", "loop vs C"},
+		header: []string{"contender", "loop", "per round trip", "loop fastest .. slowest", "wall", "CPU user + sys", "loop vs C"},
 	}
 	cSkip := s.whyNot("gcc")
 	if cSkip == "" && s.pingpongC == "" {
@@ -60,7 +60,7 @@ func (s *suite) pingpong() *section {
 			vsC = fmt.Sprintf("%.2fx", c.loop()/cProg.loop())
 		}
 		sec.add(c.name, secs(c.loop()), fmt.Sprintf("%.0f ns", c.loop()/float64(n)*1e9),
-			spread(c.values(func(o outcome) float64 { return o.loop })), secs(c.wall()), vsC)
+			spread(c.values(func(o outcome) float64 { return o.loop })), secs(c.wall()), c.cpu(), vsC)
 	}
 	for _, c := range cs {
 		if c.ok() && !c.hasLoop() {

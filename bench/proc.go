@@ -19,6 +19,10 @@ type outcome struct {
 	loop   float64       // seconds the program reported for its timed loop (loop_s=), 0 if none
 	stdout string
 	maxRSS int64 // peak resident memory in bytes (wait4's ru_maxrss)
+	// user and sys are the CPU time the program spent in user space and in
+	// the kernel (wait4's ru_utime, ru_stime): how far from the syscall
+	// limit it is.
+	user, sys time.Duration
 }
 
 // proc is a started program. Its output is kept in memory unless discarded.
@@ -66,6 +70,8 @@ func (p *proc) wait() (outcome, error) {
 	if ps := p.cmd.ProcessState; ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			o.maxRSS = ru.Maxrss * 1024 // KiB on Linux
+			o.user = time.Duration(ru.Utime.Nano())
+			o.sys = time.Duration(ru.Stime.Nano())
 		}
 	}
 	o.loop = loopSeconds(o.stdout)

@@ -39,6 +39,22 @@ func (c *contender) loop() float64 {
 func (c *contender) wall() float64 {
 	return median(c.values(func(o outcome) float64 { return o.wall.Seconds() }))
 }
+
+// cpu is the median user and system CPU time of the runs.
+func (c *contender) cpu() string {
+	user := median(c.values(func(o outcome) float64 { return o.user.Seconds() }))
+	sys := median(c.values(func(o outcome) float64 { return o.sys.Seconds() }))
+	return fmt.Sprintf("%s + %s", cpuSecs(user), cpuSecs(sys))
+}
+
+// cpuSecs is a CPU time, which the kernel counts in ticks: 0 is "0".
+func cpuSecs(x float64) string {
+	if x == 0 {
+		return "0"
+	}
+	return secs(x)
+}
+
 func (c *contender) values(f func(outcome) float64) []float64 {
 	v := make([]float64, len(c.results))
 	for i, o := range c.results {

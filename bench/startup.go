@@ -9,7 +9,7 @@ func (s *suite) startup() *section {
 		notes: []string{
 			"time: fork, exec and exit as the runner sees it (median and fastest)",
 		},
-		header: []string{"contender", "median", "fastest", "vs lua5.1"},
+		header: []string{"contender", "median", "fastest", "CPU user + sys", "vs lua5.1"},
 	}
 	shell := s.progContender("sockshell (static) -e 'x=1'", s.whyNoShell(), s.sockshell, "-e", "x=1")
 	lua := s.progContender("lua5.1 -e 'x=1'", s.whyNot("lua5.1"), s.tools["lua5.1"], "-e", "x=1")
@@ -32,7 +32,7 @@ func (s *suite) startup() *section {
 		if lua.ok() {
 			vs = fmt.Sprintf("%.2fx", c.wall()/lua.wall())
 		}
-		sec.add(c.name, secs(c.wall()), secs(lo), vs)
+		sec.add(c.name, secs(c.wall()), secs(lo), c.cpu(), vs)
 	}
 	sec.ratioTarget("sockshell/lua5.1 start-up <= 2", shell, lua, (*contender).wall, 2, false)
 	return sec
