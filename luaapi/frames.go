@@ -2,7 +2,6 @@ package luaapi
 
 import (
 	"reflect"
-	"runtime"
 	"sync"
 
 	lua "github.com/yuin/gopher-lua"
@@ -15,14 +14,14 @@ import (
 
 // frameFields holds the indices of the call frame's fields read here, found
 // once: looking a field up by name allocates.
-var frameFields = sync.OnceValue(func() (f struct{ frame, fn, parent, nret int }) {
+var frameFields = sync.OnceValue(func() (f struct{ frame, fn, parent, nret, pc int }) {
 	frame, ok := reflect.TypeOf(lua.Debug{}).FieldByName("frame")
 	if !ok || frame.Type.Kind() != reflect.Pointer {
 		return f
 	}
 	f.frame = frame.Index[0]
 	t := frame.Type.Elem()
-	for name, dst := range map[string]*int{"Fn": &f.fn, "Parent": &f.parent, "NRet": &f.nret} {
+	for name, dst := range map[string]*int{"Fn": &f.fn, "Parent": &f.parent, "NRet": &f.nret, "Pc": &f.pc} {
 		if sf, ok := t.FieldByName(name); ok {
 			*dst = sf.Index[0]
 		}
@@ -71,54 +70,24 @@ func yieldInfo(L *lua.LState) (nret int, canYield bool) {
 		if !ok {
 			return nret, true
 		}
-		if fn, ok := frame.Field(ff.fn).Interface().(*lua.LFunction); ok && fn != nil && fn.IsG {
+		fn, ok := frame.Field(ff.fn).Interface().(*lua.LFunction)
+		if !ok || fn == nil {
+			continue
+		}
+		if fn.IsG {
 			return nret, false
 		}
-	}
-}
-
-// nestedLoop reports whether the running Go function was reached through a
-// Lua call that a Go frame of gopher-lua's made on its own — a metamethod
-// (__index, __eq, __concat, ...) or an iterator called by the VM. The
-// call-frame chain does not show it, but the Go stack does: such a call
-// runs a second interpreter loop above the one the coroutine was resumed
-// into, and a yield from there would unwind into the wrong one.
-func (rt *Runtime) nestedLoop() bool {
-	var pcs [64]uintptr
-	n := runtime.Callers(3, pcs[:])
-	loops := 0
-	for _, pc := range pcs[:n] {
-		kind, ok := rt.pcKinds[pc]
-		if !ok {
-			kind = pcOther
-			if f := runtime.FuncForPC(pc - 1); f != nil {
-				switch f.Name() {
-				case "github.com/yuin/gopher-lua.mainLoop", "github.com/yuin/gopher-lua.mainLoopWithContext":
-					kind = pcLoop
-				case "github.com/yuin/gopher-lua.threadRun":
-					kind = pcResume
+		// A Lua function calls the one above it with its current
+		// instruction, a CALL or TAILCALL; any other (GETTABLE, CONCAT,
+		// EQ, TFORLOOP, ...) means the VM called it itself — a
+		// metamethod, a for-in iterator — from Go, in an interpreter loop
+		// of its own that a yield would unwind into.
+		if pc := frame.Field(ff.pc); pc.Kind() == reflect.Int && fn.Proto != nil {
+			if i := int(pc.Int()) - 1; i >= 0 && i < len(fn.Proto.Code) {
+				if op := int(fn.Proto.Code[i] >> 26); op != lua.OP_CALL && op != lua.OP_TAILCALL {
+					return nret, false
 				}
 			}
-			if rt.pcKinds == nil {
-				rt.pcKinds = map[uintptr]pcKind{}
-			}
-			rt.pcKinds[pc] = kind
-		}
-		switch kind {
-		case pcLoop:
-			loops++
-		case pcResume:
-			return loops > 1
 		}
 	}
-	return loops > 1
 }
-
-// pcKind is what nestedLoop makes of a return address.
-type pcKind uint8
-
-const (
-	pcOther pcKind = iota
-	pcLoop
-	pcResume
-)

@@ -65,14 +65,13 @@ type Runtime struct {
 	rets        [3]lua.LValue // results of the call being made: no allocation
 	box         boxes
 	watch       *watcher
-	caller      *lua.LFunction     // see callWrapper
-	dispatch    *lua.LFunction     // see SpawnCommand
-	counter     *lua.LFunction     // see LoadExpr
-	text        lua.LString        // see IsText
-	pcKinds     map[uintptr]pcKind // see nestedLoop
-	workers     workers            // goroutines of waiting calls (lookup.go)
-	lim         limiter            // the state of cfg.Limits (limits.go)
-	procs       *workerSet         // see workers.go
+	caller      *lua.LFunction // see callWrapper
+	dispatch    *lua.LFunction // see SpawnCommand
+	counter     *lua.LFunction // see LoadExpr
+	text        lua.LString    // see IsText
+	workers     workers        // goroutines of waiting calls (lookup.go)
+	lim         limiter        // the state of cfg.Limits (limits.go)
+	procs       *workerSet     // see workers.go
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is

@@ -659,3 +659,21 @@ spawn(function() sleep(10) end)
 		t.Errorf("%d descriptors after Close; want 0", n)
 	}
 }
+
+// TestWaitWhereNoYield: where gopher-lua cannot yield — a metamethod, a
+// for-in iterator the VM calls — a waiting call waits where it is and
+// gives its results, and pcall around it works.
+func TestWaitWhereNoYield(t *testing.T) {
+	res := runOK(t, pair+`
+local slow = setmetatable({}, {__index = function(t, k) sleep(0.01) return k .. "!" end})
+send(c, "one\ntwo\n")
+local got = {}
+for line in function() return recvline(a, 1) end do
+  got[#got + 1] = line
+  if #got == 2 then break end
+end
+local ok, v = pcall(function() return slow.x end)
+return slow.y, table.concat(got, ","), ok, v
+`)
+	wantResults(t, res, `("y!", "one,two", true, "x!")`)
+}

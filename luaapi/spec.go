@@ -146,7 +146,7 @@ func (rt *Runtime) recoverOp(L *lua.LState, op string) {
 // waits right here.
 func (rt *Runtime) block(L *lua.LState, w *waitReq) int {
 	if t := rt.s.cur; t != nil {
-		if nret, ok := yieldInfo(L); ok && !rt.nestedLoop() {
+		if nret, ok := yieldInfo(L); ok {
 			w.nret = nret
 			t.wait = w
 			return L.Yield(rt.marker)
