@@ -13,10 +13,9 @@ import (
 
 var tlsOps = []*Spec{
 	{Name: "tls", Params: params(p("fd", KFD), opt("servername", KName), opt("opts", KRest)), Results: results(KOK),
-		Doc: "speak TLS on the connected stream FD from now on (STARTTLS: after a plain exchange too): a client verifying SERVERNAME " +
-			"(default: the host connect was given) against the system's roots; `server` for the server side (CERT KEY, " +
-			"default a self-signed certificate for localhost and the local address); OPTS: ca=PATH, insecure, alpn=h2,http/1.1, " +
-			"cert=PATH key=PATH, timeout=SECS (in Lua a table: {ca=..., insecure=true, alpn=...})",
+		Doc: "speak TLS on the connected stream FD from now on (also after a plain exchange: STARTTLS): a client verifying SERVERNAME " +
+			"(default: connect's host) against the system's roots, or server [CERT KEY] (default: a self-signed certificate); " +
+			"OPTS: ca=PATH, insecure, alpn=h2,http/1.1, cert=PATH key=PATH, timeout=SECS (in Lua also a table {ca=..., insecure=true})",
 		Returns:  "true; then send, recv and the framing helpers go through TLS, and info shows tls_version, tls_cipher, tls_alpn, tls_peer",
 		recorded: true, checked: true, run: runTLS},
 }
