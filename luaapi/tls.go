@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,6 +99,7 @@ func runTLS(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		raise(L, "tls: EINVAL: unexpected %s: expected tls FD [SERVERNAME] [OPTS] or tls FD server [CERT KEY] [OPTS] (OPTS: %s)",
 			describe(lua.LString(positional[0])), tlsOptionWords)
 	}
+	canonical(L, o, timeout)
 	if rt.cfg.Sandbox && (o.CAFile != "" || o.CertFile != "" || o.KeyFile != "") {
 		return failure(&sock.Error{Op: "tls", FD: fd, Err: unix.EPERM, Detail: "reading certificate files is refused in --sandbox"}), nil
 	}
@@ -106,14 +108,67 @@ func runTLS(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if err != nil {
 		return failure(err), nil
 	}
-	run := func(ctx context.Context) any { return h.Run(ctx) }
+	// The descriptor gets its TLS, or is plain again, when the handshake
+	// ends, whether or not the call still waits for it (Ctrl-C, kill):
+	// the goroutine posts that, and the call's own end does it if it
+	// comes first (a call waiting outside any task). Calls of other tasks
+	// that waited on the descriptor meanwhile try again.
+	var end struct {
+		done, there bool
+		err         error
+	}
+	finish := func(err error) {
+		if end.done {
+			return
+		}
+		end.done, end.err = true, err
+		if end.there = rt.table.EndTLS(h, err); end.there {
+			rt.fdReady(fd, unix.EPOLLIN|unix.EPOLLOUT)
+		}
+	}
+	run := func(ctx context.Context) any {
+		err := h.Run(ctx)
+		rt.Post(func() { finish(err) })
+		return err
+	}
 	w := rt.goWait("tls", fd, "", rt.table.Deadline(fd, timeout), run, func(v any) ([]lua.LValue, *waitReq) {
 		err, _ := v.(error)
-		return rt.okOr(rt.table.FinishTLS(h, err)), nil
+		finish(err)
+		return rt.okOr(h.Err(end.err, end.there)), nil
 	})
 	// Waiting on fd too: closing it wakes the call (EBADF) and ends the
 	// handshake.
 	w.fd1[0] = fd
 	w.fds = w.fd1[:]
 	return nil, w
+}
+
+// canonical puts the call's arguments back as words, fd first, so that a
+// recording writes them as a call the shell and Lua both take (a table of
+// options would not survive being written).
+func canonical(L *lua.LState, o sock.TLSOptions, timeout time.Duration) {
+	fd := L.Get(1)
+	L.SetTop(0)
+	L.Push(fd)
+	switch {
+	case o.Server:
+		L.Push(lua.LString("server"))
+	case o.ServerName != "":
+		L.Push(lua.LString(o.ServerName))
+	}
+	word := func(key, v string) {
+		if v != "" {
+			L.Push(lua.LString(key + "=" + v))
+		}
+	}
+	word("ca", o.CAFile)
+	word("cert", o.CertFile)
+	word("key", o.KeyFile)
+	word("alpn", strings.Join(o.ALPN, ","))
+	if timeout >= 0 {
+		word("timeout", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64))
+	}
+	if o.Insecure {
+		L.Push(lua.LString("insecure"))
+	}
 }

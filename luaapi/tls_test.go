@@ -330,3 +330,42 @@ return c, a`, file))
 		t.Errorf("log file:\n%s\noutput:\n%s", b, s.out)
 	}
 }
+
+// TestTLSWaitsForHandshake: a receive another task makes on a descriptor
+// whose handshake is under way waits for it, then reads the plaintext.
+func TestTLSWaitsForHandshake(t *testing.T) {
+	got := runOK(t, pair+`
+spawn(function() assert(tls(a, "server")) end)
+local reader = spawn(function() return recvline(a) end)
+sleep(0.02)
+assert(tls(c, "localhost", "insecure"))
+assert(sendline(c, "after the handshake"))
+return wait(reader)`)
+	wantResults(t, got, `("after the handshake")`)
+}
+
+// TestTLSInterrupt: Ctrl-C ends a handshake that waits (EINTR), and the
+// descriptor is a plain socket again.
+func TestTLSInterrupt(t *testing.T) {
+	s := newSession(t, Config{})
+	fn, err := s.rt.ls.Load(strings.NewReader(pair+`
+local ok, msg, code = tls(c, "localhost", "insecure")
+return fdname(msg), code, send(c, "x")`), "=test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.rt.ls.SetGlobal("fdname", s.rt.ls.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(fdNumber.ReplaceAllString(L.CheckString(1), "tls FD")))
+		return 1
+	}))
+	task := s.rt.Spawn("main", fn)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		s.rt.Post(func() { s.rt.Cancel(task, true) })
+	}()
+	s.rt.RunUntil(task.Done)
+	if task.Err() != "" {
+		t.Fatal(task.Err())
+	}
+	wantResults(t, task.Results(), `("tls FD: EINTR: interrupted", "EINTR", 1)`)
+}

@@ -10,8 +10,14 @@ import (
 // RecvEntry) serves; an entry with one goes the generic way, through
 // Entry.write and Entry.read.
 type layer struct {
-	tls *tlsConn // nil: the kernel's bytes as they are
-	tap Tap      // nil: not watched
+	tls *tlsConn   // nil: the kernel's bytes as they are
+	hs  *Handshake // a TLS handshake under way: sends and receives wait
+	tap Tap        // nil: not watched
+}
+
+// secure reports whether e speaks TLS or is starting to.
+func (e *Entry) secure() bool {
+	return e.layer != nil && (e.layer.tls != nil || e.layer.hs != nil)
 }
 
 // Tap sees every byte a descriptor sends (sent true) or receives, when it
@@ -34,15 +40,16 @@ func (t *Table) SetTap(tap Tap) {
 // relayer gives e the layer its TLS state and the table's tap make, or
 // none.
 func (t *Table) relayer(e *Entry) {
-	var tc *tlsConn
+	var l layer
 	if e.layer != nil {
-		tc = e.layer.tls
+		l = *e.layer
 	}
-	if tc == nil && t.tap == nil {
+	l.tap = t.tap
+	if l.tls == nil && l.hs == nil && l.tap == nil {
 		e.layer = nil
 		return
 	}
-	e.layer = &layer{tls: tc, tap: t.tap}
+	e.layer = &l
 }
 
 // write sends data as the descriptor's layer says: one non-blocking send
@@ -59,6 +66,9 @@ func (e *Entry) write(data string) (int, error) {
 	}
 	var n int
 	var err error
+	if l.hs != nil {
+		return 0, unix.EAGAIN // until the handshake ends
+	}
 	if l.tls != nil {
 		n, err = l.tls.write(data)
 		e.Sent += int64(n)
@@ -81,6 +91,8 @@ func (e *Entry) read(buf []byte) ([]byte, error) {
 	var b []byte
 	var err error
 	switch {
+	case l != nil && l.hs != nil:
+		return nil, unix.EAGAIN // until the handshake ends
 	case l != nil && l.tls != nil:
 		b, err = l.tls.read(buf)
 		e.Received += int64(len(b))

@@ -395,7 +395,7 @@ func (t *Table) SendTo(fd int, data, addr string) (int, error) {
 	if err := t.permit("sendto", fd, addr, sa); err != nil {
 		return 0, err
 	}
-	if e.layer != nil && e.layer.tls != nil { // a connected stream: the address is not used
+	if e.secure() { // a connected stream: the address is not used
 		n, err := e.write(data)
 		if err != nil {
 			return 0, attempt("sendto", fd, addr, err)
@@ -476,7 +476,7 @@ func (t *Table) RecvDatagram(fd, max int) ([]byte, unix.Sockaddr, int, error) {
 		b := e.takePending(max)
 		return b, e.remote, len(b), nil
 	}
-	if e.layer != nil && e.layer.tls != nil {
+	if e.secure() {
 		b, err := e.read(t.buffer(max))
 		if err != nil {
 			return nil, nil, 0, attempt("recvfrom", fd, "", err)

@@ -86,8 +86,9 @@ type Handshake struct {
 
 // StartTLS prepares TLS on fd, a connected stream: bytes a framing helper
 // buffered come first to the handshake (a STARTTLS peer may have sent its
-// hello right behind its last plain line). The caller runs the handshake
-// and hands it to FinishTLS.
+// hello right behind its last plain line). Until EndTLS the descriptor's
+// sends and receives wait (EAGAIN). The caller runs the handshake and
+// hands its end to EndTLS.
 func (t *Table) StartTLS(fd int, o TLSOptions) (*Handshake, error) {
 	e, err := t.Get("tls", fd)
 	if err != nil {
@@ -96,6 +97,8 @@ func (t *Table) StartTLS(fd int, o TLSOptions) (*Handshake, error) {
 	switch {
 	case e.Type != unix.SOCK_STREAM:
 		return nil, &Error{Op: "tls", FD: fd, Err: unix.EPROTOTYPE, Detail: "TLS runs over a stream socket"}
+	case e.layer != nil && e.layer.hs != nil:
+		return nil, &Error{Op: "tls", FD: fd, Err: unix.EALREADY, Detail: "a TLS handshake is under way on the descriptor"}
 	case e.layer != nil && e.layer.tls != nil:
 		return nil, &Error{Op: "tls", FD: fd, Err: unix.EALREADY, Detail: "the descriptor already speaks TLS"}
 	case !e.connected:
@@ -118,6 +121,7 @@ func (t *Table) StartTLS(fd int, o TLSOptions) (*Handshake, error) {
 	} else {
 		h.conn = tls.Client(w, cfg)
 	}
+	e.layer = &layer{hs: h, tap: t.tap}
 	return h, nil
 }
 
@@ -129,18 +133,33 @@ func (h *Handshake) Run(ctx context.Context) error {
 	return err
 }
 
-// FinishTLS gives fd the TLS of its handshake, which Run ended with err:
-// from now on the descriptor's sends and receives go through it. A failed
-// handshake is an error naming the TLS failure; the descriptor stays, its
-// stream no longer of any use.
-func (t *Table) FinishTLS(h *Handshake, err error) error {
-	if err != nil {
-		return &Error{Op: "tls", FD: h.FD, Err: handshakeError(err)}
+// EndTLS ends fd's handshake, which Run ended with err, whether or not
+// anyone still waits for it: on success the descriptor's sends and
+// receives go through TLS from now on; on failure it is a plain socket
+// again, its stream no longer of any use. It reports whether the
+// descriptor is still the one the handshake began on.
+func (t *Table) EndTLS(h *Handshake, err error) bool {
+	e, _ := t.Get("tls", h.FD)
+	if e != h.entry || e.layer == nil || e.layer.hs != h {
+		return false
 	}
-	if e, _ := t.Get("tls", h.FD); e != h.entry {
+	e.layer.hs = nil
+	if err == nil {
+		e.layer.tls = &tlsConn{conn: h.conn, wire: h.wire}
+	}
+	t.relayer(e)
+	return true
+}
+
+// Err is the error of a handshake that Run ended with err, for the call
+// that waited for it: nil, or a failure naming why.
+func (h *Handshake) Err(err error, stillThere bool) error {
+	switch {
+	case err != nil:
+		return &Error{Op: "tls", FD: h.FD, Err: handshakeError(err)}
+	case !stillThere:
 		return &Error{Op: "tls", FD: h.FD, Err: unix.EBADF, Detail: "descriptor closed during the TLS handshake"}
 	}
-	h.entry.layer = &layer{tls: &tlsConn{conn: h.conn, wire: h.wire}, tap: t.tap}
 	return nil
 }
 
