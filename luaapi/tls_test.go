@@ -369,3 +369,11 @@ return fdname(msg), code, send(c, "x")`), "=test")
 	}
 	wantResults(t, task.Results(), `("tls FD: EINTR: interrupted", "EINTR", 1)`)
 }
+
+// TestTrafficLogSandbox: --sandbox refuses a log file, not the log.
+func TestTrafficLogSandbox(t *testing.T) {
+	got := newSession(t, Config{Sandbox: true}).ok(`
+local ok, msg, code = log(true, "traffic.log")
+return ok, msg, code, log(true), log(false)`)
+	wantResults(t, got, `(nil, "log traffic.log: EPERM: file writes are refused in --sandbox", "EPERM", true, true)`)
+}
