@@ -377,3 +377,24 @@ local ok, msg, code = log(true, "traffic.log")
 return ok, msg, code, log(true), log(false)`)
 	wantResults(t, got, `(nil, "log traffic.log: EPERM: file writes are refused in --sandbox", "EPERM", true, true)`)
 }
+
+// TestTLSBulk: 4 MiB through TLS to a reader that takes its time: the
+// send waits for room as often as it needs and returns when the last
+// record is in the kernel; the reader gets every byte, a small recv the
+// rest of a record from the descriptor's buffer, which poll counts.
+func TestTLSBulk(t *testing.T) {
+	got := runOK(t, pair+`
+spawn(function() assert(tls(a, "server")) end)
+assert(tls(c, "localhost", "insecure"))
+local data = string.rep("0123456789abcdef", 4 * 65536)
+local reader = spawn(function()
+  local first = assert(recv(a, 10))
+  local ready = poll({a}, 0)
+  local rest = assert(recvn(a, #data - 10))
+  return first .. rest == data, #ready
+end)
+local n = assert(send(c, data))
+local same, ready = wait(reader)
+return n, same, ready, info(c).sent, info(a).received`)
+	wantResults(t, got, `(4194304, true, 1, 4194304, 4194304)`)
+}
