@@ -45,8 +45,8 @@ func (t *Table) SendEntry(fd int) *Entry {
 // RecvEntry returns fd's entry and a buffer of at most max bytes if a recv
 // on fd can go straight to the kernel: fd is one of the table's sockets,
 // max is positive, no bytes wait in the entry's own buffer (Recv returns
-// those first) and no TLS or tap is on it. Otherwise it returns nil. The buffer is the table's, valid
-// until its next receive.
+// those first) and no TLS or tap is on it. Otherwise it returns nil. The
+// buffer is the table's, valid until its next receive.
 func (t *Table) RecvEntry(fd, max int) (*Entry, []byte) {
 	if uint(fd) >= uint(len(t.entries)) || max <= 0 {
 		return nil, nil
