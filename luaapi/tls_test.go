@@ -23,7 +23,7 @@ import (
 )
 
 // testCA makes a CA and a certificate it signed for localhost and
-// 127.0.0.1, in files of a temporary directory: the CA's, the server's
+// 127.0.0.1 (for a server or a client), in files of a temporary directory: the CA's, the server's
 // certificate and its key.
 func testCA(t *testing.T) (ca, cert, key string) {
 	t.Helper()
@@ -47,7 +47,7 @@ func testCA(t *testing.T) (ca, cert, key string) {
 	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost", Organization: []string{"Test"}},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		KeyUsage: x509.KeyUsageDigitalSignature}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
 	if err != nil {
@@ -397,4 +397,27 @@ local n = assert(send(c, data))
 local same, ready = wait(reader)
 return n, same, ready, info(c).sent, info(a).received`)
 	wantResults(t, got, `(4194304, true, 1, 4194304, 4194304)`)
+}
+
+// TestTLSClientCertificate: a server with ca= requires a client
+// certificate that CA signed, and shows its subject; a client without one
+// is refused.
+func TestTLSClientCertificate(t *testing.T) {
+	ca, cert, key := testCA(t)
+	got := runOK(t, pair+fmt.Sprintf(`
+local server = spawn(function()
+  assert(tls(a, "server", %[2]q, %[3]q, {ca = %[1]q}))
+  return info(a).tls_peer, recvline(a)
+end)
+assert(tls(c, "localhost", {ca = %[1]q, cert = %[2]q, key = %[3]q}))
+assert(sendline(c, "it is me"))
+return wait(server)`, ca, cert, key))
+	wantResults(t, got, `("CN=localhost,O=Test", "it is me")`)
+
+	got = runOK(t, pair+fmt.Sprintf(`
+local server = spawn(function() local ok, msg = tls(a, "server", %[2]q, %[3]q, {ca = %[1]q}) return msg end)
+local ok = tls(c, "localhost", {ca = %[1]q})
+if ok then recv(c) end -- TLS 1.3: the refusal comes after the client's handshake
+return wait(server)`, ca, cert, key))
+	wantResults(t, fdFree(got), `("tls FD: ETLS: client didn't provide a certificate")`)
 }
