@@ -421,3 +421,35 @@ if ok then recv(c) end -- TLS 1.3: the refusal comes after the client's handshak
 return wait(server)`, ca, cert, key))
 	wantResults(t, fdFree(got), `("tls FD: ETLS: client didn't provide a certificate")`)
 }
+
+// TestTLSNoLeaks: handshakes that succeed, time out and are cut short by
+// closing the descriptor leave no descriptor open once the session ends
+// (the handshake's duplicate is closed with it); goleak checks the
+// goroutines.
+func TestTLSNoLeaks(t *testing.T) {
+	count := func() int {
+		names, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(names)
+	}
+	runOK(t, `x = 1`) // what a first runtime opens for good (the poller)
+	before := count()
+	s := newSession(t, Config{})
+	s.ok(pair + `
+spawn(function() assert(tls(a, "server")) end)
+assert(tls(c, "localhost", "insecure"))
+assert(sendline(c, "x"))
+expect(recvline(a), "x")
+close(c) close(a)
+` + pair + `
+fails("ETIMEDOUT", tls, c, "localhost", {insecure = true, timeout = 0.05})
+spawn(function() sleep(0.05) close(a) end)
+fails("EBADF", tls, a, "server")
+close(c)`)
+	s.rt.Close()
+	if after := count(); after != before {
+		t.Errorf("%d descriptors open before the session, %d after", before, after)
+	}
+}
