@@ -3,6 +3,7 @@ package luaapi
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -348,7 +349,12 @@ func (c *Command) data(d string) string {
 func descriptorTable(rows []sock.Info) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FD\tDOMAIN\tTYPE\tSTATE\tTCP\tLOCAL\tREMOTE\tSENT\tRECV\tRECVQ\tSENDQ")
+	header := "FD\tDOMAIN\tTYPE\tSTATE\tTCP\tLOCAL\tREMOTE\tSENT\tRECV\tRECVQ\tSENDQ"
+	withTLS := slices.ContainsFunc(rows, func(in sock.Info) bool { return in.TLSVersion != "" })
+	if withTLS { // a column only when some descriptor speaks TLS
+		header += "\tTLS"
+	}
+	fmt.Fprintln(tw, header)
 	for _, in := range rows {
 		dash := func(s string) string {
 			if s == "" {
@@ -360,8 +366,12 @@ func descriptorTable(rows []sock.Info) string {
 		if in.Buffered > 0 {
 			recvq += "+" + strconv.Itoa(in.Buffered)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\n", in.FD, in.Domain, in.Type, in.State,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d", in.FD, in.Domain, in.Type, in.State,
 			dash(in.TCPState), dash(in.Local), dash(in.Remote), in.Sent, in.Received, recvq, in.SendQ)
+		if withTLS {
+			fmt.Fprintf(tw, "\t%s", tlsCell(in))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	return strings.TrimSuffix(b.String(), "\n")
@@ -425,3 +435,20 @@ func (rt *Runtime) Global(name string) lua.LValue { return rt.ls.GetGlobal(name)
 
 // FDs returns the session's open descriptors, in order.
 func (rt *Runtime) FDs() []int { return rt.table.FDs() }
+
+// tlsCell is the TLS column of a row: version, cipher suite, ALPN's
+// choice and the peer certificate's subject (quoted where it needs it:
+// the peer chose it), or - for a plain socket.
+func tlsCell(in sock.Info) string {
+	if in.TLSVersion == "" {
+		return "-"
+	}
+	parts := []string{strings.ReplaceAll(in.TLSVersion, " ", ""), in.TLSCipher}
+	if in.TLSALPN != "" {
+		parts = append(parts, "alpn="+QuoteAddr(in.TLSALPN))
+	}
+	if in.TLSPeer != "" {
+		parts = append(parts, "peer="+QuoteAddr(in.TLSPeer))
+	}
+	return strings.Join(parts, " ")
+}

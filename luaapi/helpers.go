@@ -438,6 +438,8 @@ var failExamples = map[string]string{
 	"sendline":    "sendline 4: EPIPE: broken pipe",
 	"sendframe":   "sendframe 4: EPIPE: broken pipe",
 	"recvframe":   "recvframe 4: EOF: the stream ended inside a frame",
+	"tls":         "tls 4: ETLS: certificate signed by unknown authority (ca=PATH verifies against a CA of your own; insecure skips verification)",
+	"log":         "log /nonexistent/traffic.log: ENOENT: no such file or directory",
 	"wait":        "wait task 2: ETIMEDOUT: timed out",
 	"kill":        "kill task 9: ESRCH: no such task (tasks lists them)",
 	"socketpair":  "socketpair inet stream: EOPNOTSUPP: operation not supported",

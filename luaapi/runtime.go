@@ -72,6 +72,7 @@ type Runtime struct {
 	workers     workers        // goroutines of waiting calls (lookup.go)
 	lim         limiter        // the state of cfg.Limits (limits.go)
 	procs       *workerSet     // see workers.go
+	tlog        *trafficLog    // the traffic log, nil when off (trafficlog.go)
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is
@@ -159,6 +160,7 @@ func (rt *Runtime) Close() {
 	rt.stopWorkers()    // worker processes (workers.go)
 	rt.stopGoroutines() // lookups, the limits watcher (lookup.go)
 	rt.table.CloseAll()
+	rt.stopLog()
 	rt.s.close()
 	rt.ls.Close()
 }

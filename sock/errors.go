@@ -64,6 +64,8 @@ func Code(err error) string {
 		return ""
 	case errors.Is(err, ErrEOF):
 		return "EOF"
+	case errors.Is(err, ErrTLS):
+		return "ETLS"
 	case errors.Is(err, unix.EOPNOTSUPP): // the name the socket man pages use
 		return "EOPNOTSUPP"
 	case errors.As(err, &errno):

@@ -263,10 +263,10 @@ func (t *Table) fill(op string, e *Entry, size int) (int, error) {
 	} else {
 		buf = t.buffer(size)
 	}
-	b, errno := e.RecvNow(buf)
+	b, err := e.read(buf)
 	switch {
-	case errno != 0:
-		return 0, attempt(op, e.FD, "", errno)
+	case err != nil:
+		return 0, attempt(op, e.FD, "", err)
 	case len(b) == 0:
 		return 0, &Error{Op: op, FD: e.FD, Err: ErrEOF,
 			Detail: fmt.Sprintf("stream ended before the unit was complete (%d bytes kept for the next receive)", len(e.pending))}
@@ -300,6 +300,7 @@ func (e *Entry) fillDatagram(op string, lim limit) (int, error) {
 	}
 	got := min(n, size)
 	e.Received += int64(got)
+	e.tapped(false, buf[:got])
 	e.pending = e.pending[:len(e.pending)+got]
 	if n > size { // another reader of the socket took the one peeked at
 		return got, tooBig(op, e.FD, "a datagram of %d bytes was cut to %d (%d bytes lost)", n, size, n-size)

@@ -36,6 +36,10 @@ type Info struct {
 	RecvQ, SendQ int
 	// Buffered is the bytes read from the kernel but not yet returned.
 	Buffered int
+	// The TLS of a descriptor that speaks it: the version ("TLS 1.3"),
+	// the cipher suite, the application protocol ALPN chose ("" for
+	// none) and the subject of the peer's certificate ("" without one).
+	TLSVersion, TLSCipher, TLSALPN, TLSPeer string
 }
 
 // Info returns fd's row, reading addresses and kernel state afresh. Where
@@ -50,7 +54,10 @@ func (t *Table) Info(fd int) (Info, error) {
 	}
 	in := Info{
 		FD: fd, Domain: DomainName(e.Domain), Type: TypeName(e.Type),
-		Sent: e.Sent, Received: e.Received, Buffered: len(e.pending),
+		Sent: e.Sent, Received: e.Received, Buffered: e.Buffered(),
+	}
+	if e.layer != nil && e.layer.tls != nil {
+		e.layer.tls.state(&in)
 	}
 	if sa, err := unix.Getsockname(fd); err == nil {
 		in.Local = FormatAddr(sa)

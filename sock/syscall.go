@@ -30,25 +30,29 @@ const (
 )
 
 // SendEntry returns fd's entry if a send on fd can go straight to the
-// kernel (fd is one of the table's sockets), or nil.
+// kernel (fd is one of the table's sockets, with no TLS or tap on it), or
+// nil.
 func (t *Table) SendEntry(fd int) *Entry {
 	if uint(fd) >= uint(len(t.entries)) {
 		return nil
 	}
-	return t.entries[fd]
+	if e := t.entries[fd]; e != nil && e.layer == nil {
+		return e
+	}
+	return nil
 }
 
 // RecvEntry returns fd's entry and a buffer of at most max bytes if a recv
 // on fd can go straight to the kernel: fd is one of the table's sockets,
-// max is positive and no bytes wait in the entry's own buffer (Recv returns
-// those first). Otherwise it returns nil. The buffer is the table's, valid
-// until its next receive.
+// max is positive, no bytes wait in the entry's own buffer (Recv returns
+// those first) and no TLS or tap is on it. Otherwise it returns nil. The
+// buffer is the table's, valid until its next receive.
 func (t *Table) RecvEntry(fd, max int) (*Entry, []byte) {
 	if uint(fd) >= uint(len(t.entries)) || max <= 0 {
 		return nil, nil
 	}
 	e := t.entries[fd]
-	if e == nil || len(e.pending) > 0 {
+	if e == nil || len(e.pending) > 0 || e.layer != nil {
 		return nil, nil
 	}
 	return e, t.buffer(max)

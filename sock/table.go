@@ -58,6 +58,12 @@ type Entry struct {
 	// without finding it: the next search goes on from there.
 	scanned   int
 	scanDelim string
+
+	// layer, when set, carries the bytes instead of the bare syscalls:
+	// TLS, a tap (layer.go). dialHost is the host connect was given,
+	// the name TLS verifies by default.
+	layer    *layer
+	dialHost string
 }
 
 // State is the socket's state as the API sees it: created, bound,
@@ -83,7 +89,13 @@ func (e *Entry) State() string {
 }
 
 // Buffered returns how many bytes wait in the entry's own buffer.
-func (e *Entry) Buffered() int { return len(e.pending) }
+// That includes what TLS decrypted and did not return yet.
+func (e *Entry) Buffered() int {
+	if e.layer != nil && e.layer.tls != nil {
+		return len(e.pending) + len(e.layer.tls.plain)
+	}
+	return len(e.pending)
+}
 
 // Table holds the sockets a session opened, indexed by the kernel's own
 // descriptor numbers. It is not safe for concurrent use: one goroutine owns it.
@@ -108,6 +120,8 @@ type Table struct {
 
 	// Names turns host names into addresses (resolve.go).
 	Names Names
+
+	tap Tap // see SetTap
 }
 
 // permit checks a destination against Allow.
@@ -169,6 +183,9 @@ func (t *Table) add(e *Entry) {
 	}
 	t.entries[e.FD] = e
 	t.count++
+	if t.tap != nil {
+		t.relayer(e)
+	}
 }
 
 // Socket creates a socket. domain is "inet", "inet6" or "unix"; typ is
@@ -274,6 +291,7 @@ func (t *Table) ConnectNow(fd int, addr string) error {
 	if err := t.permit("connect", fd, addr, sa); err != nil {
 		return err
 	}
+	e.dialHost = host(addr)
 	err = unix.Connect(fd, sa)
 	switch err {
 	case nil:
@@ -322,13 +340,13 @@ func (t *Table) FinishConnect(fd int, addr string) error {
 // buffer is full. MSG_NOSIGNAL is always set: a peer that has gone gives
 // EPIPE.
 func (t *Table) Send(fd int, data string) (int, error) {
-	e := t.SendEntry(fd)
-	if e == nil {
-		return 0, t.badFD("send", fd)
+	e, err := t.Get("send", fd)
+	if err != nil {
+		return 0, err
 	}
-	n, errno := e.SendNow(data)
-	if errno != 0 {
-		return 0, attempt("send", fd, "", errno)
+	n, err := e.write(data)
+	if err != nil {
+		return 0, attempt("send", fd, "", err)
 	}
 	return n, nil
 }
@@ -344,16 +362,22 @@ func (t *Table) SendRest(fd int, data string, off int) (int, error) {
 	if err != nil {
 		return off, err
 	}
+	fail := func(err error) (int, error) {
+		err = attempt("send", fd, "", err)
+		if e, ok := err.(*Error); ok {
+			e.Sent, e.Total = off, len(data)
+		}
+		return off, err
+	}
 	for off < len(data) {
-		n, errno := e.SendNow(data[off:])
-		if errno != 0 {
-			err := attempt("send", fd, "", errno)
-			if e, ok := err.(*Error); ok {
-				e.Sent, e.Total = off, len(data)
-			}
-			return off, err
+		n, err := e.write(data[off:])
+		if err != nil {
+			return fail(err)
 		}
 		off += n
+	}
+	if err := e.flush(); err != nil { // TLS: the last record is in the kernel too
+		return fail(err)
 	}
 	return off, nil
 }
@@ -371,11 +395,19 @@ func (t *Table) SendTo(fd int, data, addr string) (int, error) {
 	if err := t.permit("sendto", fd, addr, sa); err != nil {
 		return 0, err
 	}
+	if e.secure() { // a connected stream: the address is not used
+		n, err := e.write(data)
+		if err != nil {
+			return 0, attempt("sendto", fd, addr, err)
+		}
+		return n, nil
+	}
 	n, err := unix.SendmsgN(fd, unsafe.Slice(unsafe.StringData(data), len(data)), nil, sa, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
 	if err != nil {
 		return 0, attempt("sendto", fd, addr, err)
 	}
 	e.Sent += int64(n)
+	e.tapped(true, []byte(data[:n]))
 	return n, nil
 }
 
@@ -410,7 +442,14 @@ func (t *Table) Recv(fd, max int) ([]byte, error) {
 	if max <= 0 {
 		return nil, Invalid("recv", fd, "bad size %d: expected a positive number of bytes", max)
 	}
-	return e.takePending(max), nil
+	if len(e.pending) > 0 {
+		return e.takePending(max), nil
+	}
+	b, err := e.read(t.buffer(max)) // through the descriptor's layer
+	if err != nil {
+		return nil, attempt("recv", fd, "", err)
+	}
+	return b, nil
 }
 
 // RecvFrom reads one datagram of at most max bytes and returns its sender.
@@ -437,6 +476,13 @@ func (t *Table) RecvDatagram(fd, max int) ([]byte, unix.Sockaddr, int, error) {
 		b := e.takePending(max)
 		return b, e.remote, len(b), nil
 	}
+	if e.secure() {
+		b, err := e.read(t.buffer(max))
+		if err != nil {
+			return nil, nil, 0, attempt("recvfrom", fd, "", err)
+		}
+		return b, e.remote, len(b), nil
+	}
 	buf := t.buffer(max)
 	flags := unix.MSG_DONTWAIT
 	if e.Type == unix.SOCK_DGRAM {
@@ -448,6 +494,7 @@ func (t *Table) RecvDatagram(fd, max int) ([]byte, unix.Sockaddr, int, error) {
 	}
 	n := min(size, len(buf))
 	e.Received += int64(n)
+	e.tapped(false, buf[:n])
 	if from == nil {
 		from = e.remote
 	}
@@ -498,6 +545,9 @@ func (t *Table) Shutdown(fd int, how string) error {
 	if !ok {
 		return Invalid("shutdown", fd, "bad direction %q: expected rd, wr or rdwr", how)
 	}
+	if h != unix.SHUT_RD && !e.shutWr && e.layer != nil && e.layer.tls != nil {
+		e.layer.tls.closeWrite()
+	}
 	if err := unix.Shutdown(fd, h); err != nil {
 		return &Error{Op: "shutdown", FD: fd, Err: err}
 	}
@@ -508,8 +558,12 @@ func (t *Table) Shutdown(fd int, how string) error {
 
 // Close closes fd and forgets it. Closing twice is EBADF.
 func (t *Table) Close(fd int) error {
-	if _, err := t.Get("close", fd); err != nil {
+	e, err := t.Get("close", fd)
+	if err != nil {
 		return err
+	}
+	if e.layer != nil && e.layer.tls != nil {
+		e.layer.tls.close()
 	}
 	t.entries[fd] = nil
 	t.count--

@@ -40,6 +40,8 @@ options:
                    start [1] .. [N]
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
+  --log FILE       log every byte each descriptor sends and receives into FILE
+                   (appended; - for the output), as log on FILE does
   --sandbox        refuse programs, every file access, closing stdio and os.exit
   --allow CIDR     connect and sendto may reach only these networks (repeat or
                    separate with commas: --allow 127.0.0.0/8,::1/128)
@@ -54,7 +56,7 @@ options:
 // options are the command line's settings.
 type options struct {
 	chunks                  []string
-	record, timeout         string
+	record, timeout, log    string
 	interactive, sandbox    bool
 	realtime, help, version bool
 	script                  string
@@ -71,6 +73,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.Func("e", "", func(v string) error { o.chunks = append(o.chunks, v); return nil })
 	fs.BoolVar(&o.interactive, "i", false, "")
 	fs.StringVar(&o.record, "record", "", "")
+	fs.StringVar(&o.log, "log", "", "")
 	fs.BoolVar(&o.realtime, "realtime", false, "")
 	fs.BoolVar(&o.sandbox, "sandbox", false, "")
 	fs.StringVar(&o.timeout, "timeout", "", "")
@@ -183,6 +186,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		}
 	}
 	rt.OnRecord = rec.toggle
+	if o.log != "" {
+		if err := rt.Log(o.log); err != nil {
+			fmt.Fprintf(stderr, "sockshell: %v\n", err)
+			return 1
+		}
+	}
 	rt.SetArgs(o.script, o.args)
 
 	for _, chunk := range o.chunks {
