@@ -41,14 +41,19 @@ type Frame struct {
 }
 
 // Open opens the packet socket on loopback, filtering out everything
-// until SetPorts names the ports to see.
-func Open() (*Capture, error) {
+// until SetPorts names the ports to see. If place is not nil it is given
+// the socket's descriptor and returns the one to use instead (a copy at
+// another number; place closes the original).
+func Open(place func(fd int) int) (*Capture, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 	if err == unix.EPERM || err == unix.EACCES {
 		return nil, ErrPermission
 	}
 	if err != nil {
 		return nil, err
+	}
+	if place != nil {
+		fd = place(fd)
 	}
 	c := &Capture{fd: fd, buf: make([]byte, 65536+64), oob: make([]byte, 128)}
 	fail := func(err error) (*Capture, error) { unix.Close(fd); return nil, err }
@@ -92,15 +97,6 @@ func loopback() (int, error) {
 // FD is the packet socket, to wait on for readability.
 func (c *Capture) FD() int { return c.fd }
 
-// SetFD moves the packet socket to another descriptor number (a copy the
-// caller made); the old one is closed.
-func (c *Capture) SetFD(fd int) {
-	if fd != c.fd {
-		unix.Close(c.fd)
-		c.fd = fd
-	}
-}
-
 // Ports reports whether the filter passes exactly ports.
 func (c *Capture) Ports(ports map[uint16]bool) bool {
 	if len(ports) != len(c.ports) || c.ports == nil {
@@ -143,7 +139,7 @@ func attach(fd int, prog []bpf.RawInstruction) error {
 // Read returns the next captured frame without waiting; ok is false when
 // none is queued.
 func (c *Capture) Read() (f Frame, ok bool, err error) {
-	n, oobn, flags, _, err := unix.Recvmsg(c.fd, c.buf, c.oob, unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+	n, oobn, _, _, err := unix.Recvmsg(c.fd, c.buf, c.oob, unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return Frame{}, false, nil
@@ -151,7 +147,6 @@ func (c *Capture) Read() (f Frame, ok bool, err error) {
 		return Frame{}, false, err
 	}
 	f = Frame{Time: time.Now(), Len: n, Data: c.buf[:min(n, len(c.buf))]}
-	_ = flags
 	if msgs, err := unix.ParseSocketControlMessage(c.oob[:oobn]); err == nil {
 		for _, m := range msgs {
 			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,7 @@ import (
 // capture opens a Capture or skips the test where the process may not.
 func capture(t *testing.T) *Capture {
 	t.Helper()
-	c, err := Open()
+	c, err := Open(nil)
 	if err == ErrPermission {
 		t.Skip("wire: needs root or CAP_NET_RAW")
 	}
@@ -128,5 +127,4 @@ func TestConnectSendClose(t *testing.T) {
 			t.Errorf("tcpdump's reading lacks %q:\n%s", f, out)
 		}
 	}
-	_ = os.Remove
 }
