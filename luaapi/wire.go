@@ -16,8 +16,8 @@ import (
 )
 
 var wireOps = []*Spec{
-	{Name: "wire", Params: params(p("on", KName)), Results: results(KOK),
-		Doc: "on: show the packets of the session's own sockets beside the calls, each after the call that made it (needs root or CAP_NET_RAW); FILE: on, and write them to a pcap file too; off: stop", Returns: "true",
+	{Name: "wire", Params: params(p("mode", KName)), Results: results(KOK),
+		Doc: "MODE on: show the packets of the session's own sockets, each after the call that caused it (needs root or CAP_NET_RAW); a FILE name: on, and write them to that pcap file too; off: stop", Returns: "true",
 		checked: true, run: runWire},
 	{Name: "tcp", Params: params(opt("fd", KFD)), Results: results(KString),
 		Doc: "the kernel's counters of FD's TCP connection (TCP_INFO; all TCP descriptors without FD): rtt/rttvar and rto in ms, cwnd, ssthresh, retransmits, segments in and out, bytes acked, delivery rate", Returns: "one line per descriptor",
