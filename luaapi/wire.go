@@ -22,6 +22,9 @@ var wireOps = []*Spec{
 	{Name: "tcp", Params: params(opt("fd", KFD)), Results: results(KString),
 		Doc: "the kernel's counters of FD's TCP connection (TCP_INFO; all TCP descriptors without FD): rtt/rttvar and rto in ms, cwnd, ssthresh, retransmits, segments in and out, bytes acked, delivery rate", Returns: "one line per descriptor",
 		checked: true, run: runTCP},
+	{Name: "packets", Results: results(KTable),
+		Doc: "the packets the wire saw since the last call (the last 1000 at most), for a script to check", Returns: "a list of {time, src, dst, proto, flags, seq, ack, win, len, data}",
+		run: runPackets},
 }
 
 // wireState is the wire view while it is on: the packet socket, its
@@ -40,6 +43,7 @@ type wireState struct {
 	// a connect or sendto under way, whose local port is not known yet.
 	ports   portSet
 	pending map[uint16]bool
+	log     []wire.Packet // for packets(), the last maxLog
 	wake    int           // an eventfd: the goroutine stops
 	quit    chan struct{} // closed when it must stop
 	done    chan struct{} // closed when it has stopped
@@ -47,6 +51,9 @@ type wireState struct {
 
 // portLinger is how long a port stays in the filter after its socket.
 const portLinger = time.Minute
+
+// maxLog is how many packets packets() keeps.
+const maxLog = 1000
 
 // errWirePerm is the one line a session without the privilege gets.
 var errWirePerm = &sock.Error{Op: "wire", FD: -1, Err: unix.EPERM, Detail: "needs root or CAP_NET_RAW"}
@@ -58,12 +65,45 @@ func runWire(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		rt.stopWire()
 		return rt.ret1(lua.LTrue), nil
 	case "on", "true", "1":
+		if rt.wire != nil { // on already (--pcap alone: now shown too)
+			rt.wire.show = true
+			return rt.ret1(lua.LTrue), nil
+		}
 		return rt.okOr(rt.StartWire(true, "")), nil
 	}
 	if rt.cfg.Sandbox {
 		return failure(&sock.Error{Op: "wire", FD: -1, Addr: arg, Err: unix.EPERM, Detail: "file writes are refused in --sandbox"}), nil
 	}
 	return rt.okOr(rt.StartWire(true, arg)), nil
+}
+
+func runPackets(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	list := L.NewTable()
+	ws := rt.wire
+	if ws == nil {
+		return vals(list), nil
+	}
+	rt.wireDrain(false)
+	for _, p := range ws.log {
+		t := L.NewTable()
+		t.RawSetString("time", lua.LNumber(p.Time.Sub(ws.start).Seconds()))
+		t.RawSetString("src", lua.LString(p.Src.String()))
+		t.RawSetString("dst", lua.LString(p.Dst.String()))
+		t.RawSetString("proto", lua.LString(p.Proto))
+		if p.Proto == "TCP" {
+			t.RawSetString("flags", lua.LString(p.Flags))
+			t.RawSetString("seq", lua.LNumber(p.Seq))
+			if p.HasAck {
+				t.RawSetString("ack", lua.LNumber(p.Ack))
+			}
+			t.RawSetString("win", lua.LNumber(p.Window))
+		}
+		t.RawSetString("len", lua.LNumber(len(p.Payload)))
+		t.RawSetString("data", lua.LString(p.Payload))
+		list.Append(t)
+	}
+	ws.log = ws.log[:0]
+	return vals(list), nil
 }
 
 // StartWire turns the wire view on: show prints each packet of the
@@ -206,7 +246,8 @@ func (rt *Runtime) wireAfter(s *Spec) {
 }
 
 // wireDrain shows every packet queued on the packet socket; linger waits
-// a millisecond more each time one came, for a few rounds at most.
+// a millisecond more each time some came (an answer may be on its way
+// through loopback), for a few rounds at most.
 func (rt *Runtime) wireDrain(linger bool) {
 	ws := rt.wire
 	for round := 0; round < 20; round++ {
@@ -233,11 +274,15 @@ func (rt *Runtime) wireDrain(linger bool) {
 			if ws.show {
 				fmt.Fprintln(rt.out, "wire "+p.Line(ws.start))
 			}
+			if len(ws.log) == maxLog {
+				ws.log = append(ws.log[:0], ws.log[1:]...)
+			}
+			ws.log = append(ws.log, p)
 		}
 		if n > 0 && ws.pcap != nil {
 			ws.pcap.Flush()
 		}
-		if !linger {
+		if !linger || n == 0 {
 			return
 		}
 		pfd := []unix.PollFd{{Fd: int32(ws.c.FD()), Events: unix.POLLIN}}
