@@ -54,8 +54,13 @@ func NewDecoder() *Decoder {
 }
 
 // Decode decodes a frame; ok is false for one that is not TCP or UDP
-// over IP.
+// over IP, or that a decoder could not read.
 func (d *Decoder) Decode(f Frame) (p Packet, ok bool) {
+	defer func() {
+		if recover() != nil { // a decoder's bug must not end the session
+			p, ok = Packet{}, false
+		}
+	}()
 	d.decoded = d.decoded[:0]
 	d.parser.DecodeLayers(f.Data, &d.decoded) // a truncated frame keeps what decoded
 	var src, dst netip.Addr

@@ -128,3 +128,20 @@ func TestConnectSendClose(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecode: no frame makes Decode panic, and a decoded packet has a line.
+func FuzzDecode(f *testing.F) {
+	eth := make([]byte, 14)
+	ipv4 := append(append([]byte(nil), eth...), 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+		0x9c, 0x40, 0x23, 0x28, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0)
+	ipv4[12], ipv4[13] = 0x08, 0x00
+	f.Add(ipv4)
+	f.Add(eth)
+	f.Add([]byte{})
+	d := NewDecoder()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, ok := d.Decode(Frame{Data: b, Len: len(b)}); ok {
+			_ = p.Line(time.Time{})
+		}
+	})
+}
