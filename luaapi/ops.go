@@ -582,7 +582,7 @@ func infoTable(L *lua.LState, in sock.Info) *lua.LTable {
 	t.RawSetString("recvq", lua.LNumber(in.RecvQ))
 	t.RawSetString("sendq", lua.LNumber(in.SendQ))
 	t.RawSetString("buffered", lua.LNumber(in.Buffered))
-	tcpFields(t, in.TCP)
+	tcpFields(t, &in)
 	return t
 }
 

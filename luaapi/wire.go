@@ -17,7 +17,7 @@ import (
 
 var wireOps = []*Spec{
 	{Name: "wire", Params: params(p("mode", KName)), Results: results(KOK),
-		Doc: "MODE on: show the packets of the session's own sockets, each after the call that caused it (needs root or CAP_NET_RAW); a FILE name: on, and write them to that pcap file too; off: stop", Returns: "true",
+		Doc: "MODE on: show the packets of the session's own sockets, each after the call that caused it (needs root or CAP_NET_RAW); FILE.pcap: on, and write them to that pcap file too; off: stop", Returns: "true",
 		checked: true, run: runWire},
 	{Name: "tcp", Params: params(opt("fd", KFD)), Results: results(KString),
 		Doc: "the kernel's counters of FD's TCP connection (TCP_INFO; all TCP descriptors without FD): rtt/rttvar and rto in ms, cwnd, ssthresh, retransmits, segments in and out, bytes acked, delivery rate", Returns: "one line per descriptor",
@@ -70,6 +70,10 @@ func runWire(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 			return rt.ret1(lua.LTrue), nil
 		}
 		return rt.okOr(rt.StartWire(true, "")), nil
+	}
+	if !strings.HasSuffix(arg, ".pcap") || arg == ".pcap" {
+		// A typo (wire of) must not create a file of that name.
+		return failure(&sock.Error{Op: "wire", FD: -1, Addr: arg, Err: unix.EINVAL, Detail: "expected on, off or a file name ending in .pcap"}), nil
 	}
 	if rt.cfg.Sandbox {
 		return failure(&sock.Error{Op: "wire", FD: -1, Addr: arg, Err: unix.EPERM, Detail: "file writes are refused in --sandbox"}), nil
@@ -350,7 +354,7 @@ func runTCP(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		if err != nil {
 			return failure(err), nil
 		}
-		if in.TCP == nil {
+		if in.TCPState == "" {
 			if len(fds) == 1 && L.Get(1) != lua.LNil {
 				return failure(&sock.Error{Op: "tcp", FD: fd, Err: unix.EOPNOTSUPP, Detail: "not a TCP socket"}), nil
 			}
@@ -363,7 +367,7 @@ func runTCP(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 
 // tcpLine is a TCP descriptor's counters in ss -ti's words and units.
 func tcpLine(in sock.Info) string {
-	c := in.TCP
+	c := &in.TCP
 	ms := func(us uint32) string { return strconv.FormatFloat(float64(us)/1000, 'f', 3, 64) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "fd %d %s rtt:%s/%s rto:%s cwnd:%d", in.FD, in.TCPState, ms(c.RTT), ms(c.RTTVar), strings.TrimSuffix(strings.TrimRight(ms(c.RTO), "0"), "."), c.Cwnd)
@@ -375,11 +379,12 @@ func tcpLine(in sock.Info) string {
 	return b.String()
 }
 
-// tcpFields adds the TCP counters to an info table.
-func tcpFields(t *lua.LTable, c *sock.TCPCounters) {
-	if c == nil {
+// tcpFields adds a TCP socket's counters to its info table.
+func tcpFields(t *lua.LTable, in *sock.Info) {
+	if in.TCPState == "" {
 		return
 	}
+	c := &in.TCP
 	for _, f := range []struct {
 		name string
 		v    float64

@@ -202,3 +202,18 @@ func ssFields(out string) map[string]float64 {
 	}
 	return m
 }
+
+// TestWireFileName: a name wire takes must end in .pcap, so that a typo
+// creates no file; in --sandbox it writes none.
+func TestWireFileName(t *testing.T) {
+	res := runOK(t, `return wire("of")`)
+	wantResults(t, res, `(nil, "wire of: EINVAL: expected on, off or a file name ending in .pcap", "EINVAL")`)
+	s := newSession(t, Config{Sandbox: true})
+	wantResults(t, s.ok(`return wire("x.pcap")`), `(nil, "wire x.pcap: EPERM: file writes are refused in --sandbox", "EPERM")`)
+	needWire(t)
+	name := t.TempDir() + "/w.pcap"
+	runOK(t, `assert(wire("`+name+`")) wire("off")`)
+	if fi, err := os.Stat(name); err != nil || fi.Size() < 24 {
+		t.Errorf("the pcap file: %v, %v", fi, err)
+	}
+}

@@ -36,8 +36,9 @@ type Info struct {
 	RecvQ, SendQ int
 	// Buffered is the bytes read from the kernel but not yet returned.
 	Buffered int
-	// TCP is the kernel's counters of a TCP socket; nil for others.
-	TCP *TCPCounters
+	// TCP is the kernel's counters of a TCP socket (TCPState is not "");
+	// zero for others.
+	TCP TCPCounters
 }
 
 // TCPCounters are the figures of TCP_INFO that show a connection's
@@ -82,7 +83,7 @@ func (t *Table) Info(fd int) (Info, error) {
 	if e.Domain != unix.AF_UNIX && e.Type == unix.SOCK_STREAM {
 		if ti, err = unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && int(ti.State) < len(tcpStates) {
 			in.TCPState = tcpStates[ti.State]
-			in.TCP = &TCPCounters{RTT: ti.Rtt, RTTVar: ti.Rttvar, RTO: ti.Rto, Cwnd: ti.Snd_cwnd, Ssthresh: ti.Snd_ssthresh,
+			in.TCP = TCPCounters{RTT: ti.Rtt, RTTVar: ti.Rttvar, RTO: ti.Rto, Cwnd: ti.Snd_cwnd, Ssthresh: ti.Snd_ssthresh,
 				Retransmits: ti.Retransmits, TotalRetrans: ti.Total_retrans, SegsIn: ti.Segs_in, SegsOut: ti.Segs_out,
 				BytesAcked: ti.Bytes_acked, DeliveryRate: ti.Delivery_rate}
 		}
