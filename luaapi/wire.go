@@ -130,7 +130,7 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 		lowfd.KeepLowFDs(func() { ws.pcap, err = wire.CreatePcap(pcapFile) })
 		if err != nil {
 			c.Close()
-			return &sock.Error{Op: "wire", FD: -1, Addr: pcapFile, Err: errnoOf(err), Detail: err.Error()}
+			return &sock.Error{Op: "wire", FD: -1, Addr: pcapFile, Err: errnoOf(err)}
 		}
 	}
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
@@ -346,7 +346,11 @@ func (rt *Runtime) WireOn() bool { return rt.wire != nil }
 func runTCP(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	fds := rt.table.FDs()
 	if L.Get(1) != lua.LNil {
-		fds = []int{checkFD(L, "tcp", 1)}
+		fd := checkFD(L, "tcp", 1)
+		if _, err := rt.table.Get("tcp", fd); err != nil {
+			return failure(err), nil
+		}
+		fds = []int{fd}
 	}
 	var lines []string
 	for _, fd := range fds {
@@ -361,6 +365,9 @@ func runTCP(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 			continue
 		}
 		lines = append(lines, tcpLine(in))
+	}
+	if len(lines) == 0 {
+		lines = append(lines, "(no TCP descriptors)")
 	}
 	return rt.ret1(lua.LString(strings.Join(lines, "\n"))), nil
 }
