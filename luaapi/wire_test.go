@@ -67,14 +67,16 @@ func TestWireLines(t *testing.T) {
 		}
 		sections[name] += l + "\n"
 	}
+	// The ACK of the first FIN is delayed, and usually rides on the
+	// other side's FIN, but may come on its own.
 	for _, c := range []struct{ section, flags string }{
 		{"connect", "SYN SYN-ACK ACK"},
 		{"send", "PSH-ACK ACK"},
-		{"close", "FIN-ACK"},
-		{"close conn", "FIN-ACK ACK"},
+		{"close", "FIN-ACK( ACK)?"},
+		{"close conn", "(ACK )?FIN-ACK ACK"},
 		{"linger", "SYN SYN-ACK ACK RST-ACK"},
 	} {
-		if got := strings.Join(flagsOf(sections[c.section]), " "); got != c.flags {
+		if got := strings.Join(flagsOf(sections[c.section]), " "); !regexp.MustCompile("^" + c.flags + "$").MatchString(got) {
 			t.Errorf("after %s: flags %q, want %q", c.section, got, c.flags)
 		}
 	}
