@@ -145,3 +145,64 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestFilterKeepsToItsPorts: the kernel filter passes the packets of the
+// ports it was given, IPv4 and IPv6, TCP and UDP, and none of others.
+func TestFilterKeepsToItsPorts(t *testing.T) {
+	c := capture(t)
+	var lns []net.Listener
+	for _, a := range []string{"127.0.0.1:0", "[::1]:0", "127.0.0.1:0"} {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Skipf("listen %s: %v", a, err)
+		}
+		defer ln.Close()
+		lns = append(lns, ln)
+	}
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	udpPort := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+	mine := map[uint16]bool{port(lns[0].Addr()): true, port(lns[1].Addr()): true, udpPort: true}
+	if err := c.SetPorts(mine); err != nil {
+		t.Fatal(err)
+	}
+	for _, ln := range lns {
+		cl, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.Write([]byte("x"))
+		cl.Close()
+	}
+	u, err := net.Dial("udp", udp.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write([]byte("datagram"))
+	u.Close()
+	seen := map[uint16]int{}
+	for _, p := range drain(t, c, NewDecoder(), nil) {
+		switch {
+		case mine[p.Dst.Port()]:
+			seen[p.Dst.Port()]++
+		case mine[p.Src.Port()]:
+			seen[p.Src.Port()]++
+		default:
+			t.Errorf("a packet of other ports: %s", p.Line(time.Time{}))
+		}
+		if p.Proto == "UDP" && string(p.Payload) != "datagram" {
+			t.Errorf("the datagram: %q", p.Payload)
+		}
+	}
+	for port := range mine {
+		if seen[port] == 0 {
+			t.Errorf("no packet of port %d", port)
+		}
+	}
+	if seen[udpPort] != 1 {
+		t.Errorf("%d datagrams seen, want 1 (each packet once)", seen[udpPort])
+	}
+}
