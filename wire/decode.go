@@ -1,13 +1,11 @@
 package wire
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 
 	"sockshell/record"
 )
@@ -30,16 +28,12 @@ type Packet struct {
 // Decoder decodes frames into packets, keeping each TCP connection's
 // initial sequence numbers so that it shows them relative: 0 for the SYN.
 // It is not safe for concurrent use.
+//
+// It reads Ethernet, IPv4, IPv6, TCP and UDP headers itself: gopacket's
+// layers package would do it, but its init builds tables for every
+// protocol it knows, 13 ms at every start of sockshell, wire or not.
 type Decoder struct {
-	eth     layers.Ethernet
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	tcp     layers.TCP
-	udp     layers.UDP
-	payload gopacket.Payload
-	parser  *gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
-	isn     map[netip.AddrPort]map[netip.AddrPort]uint32 // by sender, receiver
+	isn map[netip.AddrPort]map[netip.AddrPort]uint32 // by sender, receiver
 }
 
 // maxConns bounds the connections a Decoder remembers.
@@ -47,71 +41,118 @@ const maxConns = 4096
 
 // NewDecoder returns a decoder of Ethernet frames.
 func NewDecoder() *Decoder {
-	d := &Decoder{isn: map[netip.AddrPort]map[netip.AddrPort]uint32{}}
-	d.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &d.eth, &d.ip4, &d.ip6, &d.tcp, &d.udp, &d.payload)
-	d.parser.IgnoreUnsupported = true
-	return d
+	return &Decoder{isn: map[netip.AddrPort]map[netip.AddrPort]uint32{}}
 }
 
-// Decode decodes a frame; ok is false for one that is not TCP or UDP
-// over IP, or that a decoder could not read.
+// The TCP flags, in the header's 14th byte.
+const (
+	flagFIN = 1 << iota
+	flagSYN
+	flagRST
+	flagPSH
+	flagACK
+	flagURG
+	flagECE
+	flagCWR
+)
+
+// Decode decodes a frame; ok is false for one that is not TCP or UDP over
+// IPv4 (not a later fragment) or IPv6 (no extension header), or that is
+// cut short.
 func (d *Decoder) Decode(f Frame) (p Packet, ok bool) {
-	defer func() {
-		if recover() != nil { // a decoder's bug must not end the session
-			p, ok = Packet{}, false
-		}
-	}()
-	d.decoded = d.decoded[:0]
-	d.parser.DecodeLayers(f.Data, &d.decoded) // a truncated frame keeps what decoded
-	var src, dst netip.Addr
-	p.Time = f.Time
-	for _, t := range d.decoded {
-		switch t {
-		case layers.LayerTypeIPv4:
-			src, _ = netip.AddrFromSlice(d.ip4.SrcIP.To4())
-			dst, _ = netip.AddrFromSlice(d.ip4.DstIP.To4())
-		case layers.LayerTypeIPv6:
-			src, _ = netip.AddrFromSlice(d.ip6.SrcIP)
-			dst, _ = netip.AddrFromSlice(d.ip6.DstIP)
-		case layers.LayerTypeTCP:
-			p.Proto = "TCP"
-			p.Src, p.Dst = netip.AddrPortFrom(src, uint16(d.tcp.SrcPort)), netip.AddrPortFrom(dst, uint16(d.tcp.DstPort))
-			p.Flags, p.Window, p.HasAck = flags(&d.tcp), d.tcp.Window, d.tcp.ACK
-			p.Seq, p.Ack = d.relative(p.Src, p.Dst, &d.tcp)
-			p.Payload = append([]byte(nil), d.tcp.Payload...)
-		case layers.LayerTypeUDP:
-			p.Proto = "UDP"
-			p.Src, p.Dst = netip.AddrPortFrom(src, uint16(d.udp.SrcPort)), netip.AddrPortFrom(dst, uint16(d.udp.DstPort))
-			p.Payload = append([]byte(nil), d.udp.Payload...)
-		}
+	b := f.Data
+	if len(b) < 14 {
+		return p, false
 	}
-	return p, p.Proto != ""
+	var src, dst netip.Addr
+	var proto byte
+	var l4 []byte
+	switch binary.BigEndian.Uint16(b[12:14]) {
+	case 0x0800:
+		ip := b[14:]
+		if len(ip) < 20 || ip[0]>>4 != 4 {
+			return p, false
+		}
+		ihl, total := int(ip[0]&0xf)*4, int(binary.BigEndian.Uint16(ip[2:4]))
+		if ihl < 20 || total < ihl || total > len(ip) || binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
+			return p, false
+		}
+		src, dst, proto = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), ip[9]
+		l4 = ip[ihl:total]
+	case 0x86dd:
+		ip := b[14:]
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return p, false
+		}
+		n := int(binary.BigEndian.Uint16(ip[4:6]))
+		if 40+n > len(ip) {
+			return p, false
+		}
+		src, dst, proto = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40])), ip[6]
+		l4 = ip[40 : 40+n]
+	default:
+		return p, false
+	}
+	p.Time = f.Time
+	switch proto {
+	case 6: // TCP
+		if len(l4) < 20 {
+			return p, false
+		}
+		off := int(l4[12]>>4) * 4
+		if off < 20 || off > len(l4) {
+			return p, false
+		}
+		fl := l4[13]
+		p.Proto = "TCP"
+		p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:2]))
+		p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:4]))
+		p.Flags, p.HasAck, p.Window = flags(fl), fl&flagACK != 0, binary.BigEndian.Uint16(l4[14:16])
+		p.Seq, p.Ack = d.relative(p.Src, p.Dst, fl, binary.BigEndian.Uint32(l4[4:8]), binary.BigEndian.Uint32(l4[8:12]))
+		p.Payload = append([]byte(nil), l4[off:]...)
+	case 17: // UDP
+		if len(l4) < 8 {
+			return p, false
+		}
+		n := int(binary.BigEndian.Uint16(l4[4:6]))
+		if n < 8 || n > len(l4) {
+			return p, false
+		}
+		p.Proto = "UDP"
+		p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:2]))
+		p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:4]))
+		p.Payload = append([]byte(nil), l4[8:n]...)
+	default:
+		return p, false
+	}
+	return p, true
 }
 
 // relative gives a segment's sequence and acknowledgement numbers relative
 // to each side's initial sequence number: the one its SYN carried, or,
 // for a connection seen first in the middle, the first one seen.
-func (d *Decoder) relative(src, dst netip.AddrPort, t *layers.TCP) (seq, ack uint32) {
-	if t.SYN && !t.ACK { // a new connection, maybe on an old pair of ports
+func (d *Decoder) relative(src, dst netip.AddrPort, fl byte, seq, ack uint32) (uint32, uint32) {
+	syn, hasAck := fl&flagSYN != 0, fl&flagACK != 0
+	if syn && !hasAck { // a new connection, maybe on an old pair of ports
 		delete(d.isn[dst], src)
 	}
 	if len(d.isn) > maxConns {
 		clear(d.isn)
 	}
 	mine, ok := d.isnOf(src, dst)
-	if !ok || t.SYN {
-		mine = t.Seq
+	if !ok || syn {
+		mine = seq
 		d.setISN(src, dst, mine)
 	}
 	theirs, ok := d.isnOf(dst, src)
-	if !ok && t.ACK {
-		theirs = t.Ack
-		if t.RST || t.SYN {
+	if !ok && hasAck {
+		theirs = ack
+		if fl&(flagRST|flagSYN) != 0 {
 			theirs-- // an answer to a SYN acknowledges its sequence number + 1
 		}
 		d.setISN(dst, src, theirs)
 	}
-	return t.Seq - mine, t.Ack - theirs
+	return seq - mine, ack - theirs
 }
 
 func (d *Decoder) isnOf(from, to netip.AddrPort) (uint32, bool) {
@@ -128,13 +169,13 @@ func (d *Decoder) setISN(from, to netip.AddrPort, v uint32) {
 
 // flags names a segment's flags as one word: SYN, FIN, RST, PSH, URG
 // and ACK in that order, joined by "-" (SYN-ACK, PSH-ACK, FIN-ACK).
-func flags(t *layers.TCP) string {
+func flags(fl byte) string {
 	var fs []string
 	for _, f := range []struct {
-		on   bool
+		bit  byte
 		name string
-	}{{t.SYN, "SYN"}, {t.FIN, "FIN"}, {t.RST, "RST"}, {t.PSH, "PSH"}, {t.URG, "URG"}, {t.ACK, "ACK"}, {t.ECE, "ECE"}, {t.CWR, "CWR"}} {
-		if f.on {
+	}{{flagSYN, "SYN"}, {flagFIN, "FIN"}, {flagRST, "RST"}, {flagPSH, "PSH"}, {flagURG, "URG"}, {flagACK, "ACK"}, {flagECE, "ECE"}, {flagCWR, "CWR"}} {
+		if fl&f.bit != 0 {
 			fs = append(fs, f.name)
 		}
 	}
