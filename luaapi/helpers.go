@@ -447,6 +447,8 @@ var failExamples = map[string]string{
 	"recvfd":      "recvfd 4: ENOMSG: data came without a descriptor (kept for the next receive)",
 	"peercred":    "peercred 3: EOPNOTSUPP: peer credentials are kept only for AF_UNIX sockets",
 	"workers":     "workers srv.lua: ENOENT: no such file or directory",
+	"wire":        "wire: EPERM: needs root or CAP_NET_RAW",
+	"tcp":         "tcp 3: EOPNOTSUPP: not a TCP socket",
 	"record":      "record /nonexistent/rec.lua: ENOENT: no such file or directory",
 	"replay":      "replay rec.lua: ENOENT: no such file or directory",
 }

@@ -22,7 +22,7 @@ var (
 )
 
 func init() {
-	specs = slices.Concat(socketOps, framingOps, tlsOps, logOps, taskOps, poolOps, helperOps)
+	specs = slices.Concat(socketOps, framingOps, tlsOps, logOps, taskOps, poolOps, wireOps, helperOps)
 	specIndex = make(map[string]*Spec, len(specs))
 	for _, s := range specs {
 		specIndex[s.Name] = s
@@ -314,7 +314,7 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
 		fd, ok := intArg(L.Get(1))
 		data, isStr := L.Get(2).(lua.LString)
-		if !ok || !isStr || L.GetTop() != 2 || rt.rec != nil {
+		if !ok || !isStr || L.GetTop() != 2 || rt.rec != nil || rt.wire != nil {
 			return slow(L)
 		}
 		e := rt.table.SendEntry(fd)
@@ -352,7 +352,7 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		default:
 			ok = false
 		}
-		if !ok || rt.rec != nil {
+		if !ok || rt.rec != nil || rt.wire != nil {
 			return slow(L)
 		}
 		e, buf := rt.table.RecvEntry(fd, max)
@@ -587,6 +587,7 @@ func infoTable(L *lua.LState, in sock.Info) *lua.LTable {
 			t.RawSetString(k, lua.LString(v))
 		}
 	}
+	tcpFields(t, &in)
 	return t
 }
 

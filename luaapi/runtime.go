@@ -73,6 +73,7 @@ type Runtime struct {
 	lim         limiter        // the state of cfg.Limits (limits.go)
 	procs       *workerSet     // see workers.go
 	tlog        *trafficLog    // the traffic log, nil when off (trafficlog.go)
+	wire        *wireState     // see wire.go
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is
@@ -157,6 +158,7 @@ func (rt *Runtime) Close() {
 	for _, t := range rt.Tasks() {
 		rt.Cancel(t, false)
 	}
+	rt.stopWire()       // the wire view's goroutine (wire.go)
 	rt.stopWorkers()    // worker processes (workers.go)
 	rt.stopGoroutines() // lookups, the limits watcher (lookup.go)
 	rt.table.CloseAll()

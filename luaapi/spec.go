@@ -111,6 +111,9 @@ func vals(vs ...lua.LValue) []lua.LValue { return vs }
 func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 	return func(L *lua.LState) int {
 		defer rt.recoverOp(L, s.Name)
+		if rt.wire != nil {
+			rt.wireBefore(L, s)
+		}
 		res, w := s.run(rt, L)
 		if len(s.Results) == 1 && s.Results[0] == KString && len(res) == 1 {
 			if text, ok := res[0].(lua.LString); ok && strings.Contains(string(text), "\n") {
@@ -121,11 +124,23 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			if rt.rec != nil && s.recorded {
 				rt.emit(s, rt.s.cur, rt.snapshot(L, s), res)
 			}
+			if rt.wire != nil {
+				rt.wireAfter(s)
+			}
 			return push(L, res)
 		}
 		if rt.rec != nil && s.recorded {
 			args, cur := rt.snapshot(L, s), rt.s.cur
 			w.observe = func(res []lua.LValue) { rt.emit(s, cur, args, res) }
+		}
+		if rt.wire != nil {
+			observe := w.observe
+			w.observe = func(res []lua.LValue) {
+				if observe != nil {
+					observe(res)
+				}
+				rt.wireAfter(s)
+			}
 		}
 		return rt.block(L, w)
 	}

@@ -7,6 +7,8 @@
 -- One script plays both sides without threads: connect returns as soon as
 -- the kernel has finished the three-way handshake, long before the server
 -- calls accept (the finished connection waits in the listen backlog).
+-- sockshell --wire scripts/tcp_workflow.lua (as root) shows the packets too:
+-- SYN, SYN-ACK, ACK inside connect; FIN and ACK around the closes.
 
 local function tcp(fd) return info(fd).tcp_state end
 

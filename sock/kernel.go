@@ -40,6 +40,22 @@ type Info struct {
 	// the cipher suite, the application protocol ALPN chose ("" for
 	// none) and the subject of the peer's certificate ("" without one).
 	TLSVersion, TLSCipher, TLSALPN, TLSPeer string
+	// TCP is the kernel's counters of a TCP socket (TCPState is not "");
+	// zero for others.
+	TCP TCPCounters
+}
+
+// TCPCounters are the figures of TCP_INFO that show a connection's
+// feedback loop: how long a round trip takes, how much may be in flight,
+// what was lost and resent.
+type TCPCounters struct {
+	RTT, RTTVar, RTO uint32 // microseconds: smoothed round-trip time, its variation, the retransmission timeout
+	Cwnd, Ssthresh   uint32 // segments: the congestion window, the slow-start threshold (0x7fffffff: none yet)
+	Retransmits      uint8  // retransmissions of the segment now unacknowledged
+	TotalRetrans     uint32 // segments retransmitted over the connection's life
+	SegsIn, SegsOut  uint32 // segments received and sent
+	BytesAcked       uint64 // bytes the peer acknowledged
+	DeliveryRate     uint64 // bytes per second, as the kernel last measured delivery
 }
 
 // Info returns fd's row, reading addresses and kernel state afresh. Where
@@ -74,6 +90,9 @@ func (t *Table) Info(fd int) (Info, error) {
 	if e.Domain != unix.AF_UNIX && e.Type == unix.SOCK_STREAM {
 		if ti, err = unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && int(ti.State) < len(tcpStates) {
 			in.TCPState = tcpStates[ti.State]
+			in.TCP = TCPCounters{RTT: ti.Rtt, RTTVar: ti.Rttvar, RTO: ti.Rto, Cwnd: ti.Snd_cwnd, Ssthresh: ti.Snd_ssthresh,
+				Retransmits: ti.Retransmits, TotalRetrans: ti.Total_retrans, SegsIn: ti.Segs_in, SegsOut: ti.Segs_out,
+				BytesAcked: ti.Bytes_acked, DeliveryRate: ti.Delivery_rate}
 		}
 	}
 	if e.connecting && handshakeDone(in.TCPState) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -50,6 +51,9 @@ options:
   --max-memory MIB end the session when it holds more than MIB MiB of memory
                    (default 1024; 0: no limit)
   --max-time SECS  end the session after SECS seconds (default: no limit)
+  --wire           show the packets of the session's sockets beside its calls
+                   (needs root or CAP_NET_RAW; without it, says so and goes on)
+  --pcap FILE      write those packets to FILE, a pcap file tcpdump -r reads
   --version        print the version
 `
 
@@ -64,6 +68,8 @@ type options struct {
 	allow                   []netip.Prefix
 	limits                  luaapi.Limits
 	jobs                    int
+	wire                    bool
+	pcap                    string
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -80,6 +86,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.help, "h", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	fs.BoolVar(&o.wire, "wire", false, "")
+	fs.StringVar(&o.pcap, "pcap", "", "")
 	o.limits.MaxMemory = 1024 << 20
 	fs.Func("max-memory", "", func(v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -188,6 +196,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	rt.OnRecord = rec.toggle
 	if o.log != "" {
 		if err := rt.Log(o.log); err != nil {
+			fmt.Fprintf(stderr, "sockshell: %v\n", err)
+			return 1
+		}
+	}
+	if o.wire || o.pcap != "" {
+		if err := rt.StartWire(o.wire, o.pcap); errors.Is(err, unix.EPERM) {
+			fmt.Fprintf(stderr, "sockshell: wire: needs root or CAP_NET_RAW (going on without it)\n")
+		} else if err != nil {
 			fmt.Fprintf(stderr, "sockshell: %v\n", err)
 			return 1
 		}

@@ -1,0 +1,219 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"sockshell/record"
+)
+
+// Packet is one decoded TCP segment or UDP datagram.
+type Packet struct {
+	Time     time.Time
+	Proto    string // "TCP" or "UDP"
+	Src, Dst netip.AddrPort
+	// TCP: the flags as one word (SYN, SYN-ACK, ACK, PSH-ACK, FIN-ACK,
+	// RST, RST-ACK...), the sequence and acknowledgement numbers relative
+	// to the connection's start, and the window as sent (unscaled).
+	Flags    string
+	Seq, Ack uint32
+	HasAck   bool
+	Window   uint16
+	Payload  []byte
+}
+
+// Decoder decodes frames into packets, keeping each TCP connection's
+// initial sequence numbers so that it shows them relative: 0 for the SYN.
+// It is not safe for concurrent use.
+//
+// It reads Ethernet, IPv4, IPv6, TCP and UDP headers itself: gopacket's
+// layers package would do it, but its init builds tables for every
+// protocol it knows, 13 ms at every start of sockshell, wire or not.
+type Decoder struct {
+	isn map[netip.AddrPort]map[netip.AddrPort]uint32 // by sender, receiver
+}
+
+// maxConns bounds the connections a Decoder remembers.
+const maxConns = 4096
+
+// NewDecoder returns a decoder of Ethernet frames.
+func NewDecoder() *Decoder {
+	return &Decoder{isn: map[netip.AddrPort]map[netip.AddrPort]uint32{}}
+}
+
+// The TCP flags, in the header's 14th byte.
+const (
+	flagFIN = 1 << iota
+	flagSYN
+	flagRST
+	flagPSH
+	flagACK
+	flagURG
+	flagECE
+	flagCWR
+)
+
+// Decode decodes a frame; ok is false for one that is not TCP or UDP over
+// IPv4 (not a later fragment) or IPv6 (no extension header), or that is
+// cut short.
+func (d *Decoder) Decode(f Frame) (p Packet, ok bool) {
+	b := f.Data
+	if len(b) < 14 {
+		return p, false
+	}
+	var src, dst netip.Addr
+	var proto byte
+	var l4 []byte
+	switch binary.BigEndian.Uint16(b[12:14]) {
+	case 0x0800:
+		ip := b[14:]
+		if len(ip) < 20 || ip[0]>>4 != 4 {
+			return p, false
+		}
+		ihl, total := int(ip[0]&0xf)*4, int(binary.BigEndian.Uint16(ip[2:4]))
+		if ihl < 20 || total < ihl || total > len(ip) || binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
+			return p, false
+		}
+		src, dst, proto = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), ip[9]
+		l4 = ip[ihl:total]
+	case 0x86dd:
+		ip := b[14:]
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return p, false
+		}
+		n := int(binary.BigEndian.Uint16(ip[4:6]))
+		if 40+n > len(ip) {
+			return p, false
+		}
+		src, dst, proto = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40])), ip[6]
+		l4 = ip[40 : 40+n]
+	default:
+		return p, false
+	}
+	p.Time = f.Time
+	switch proto {
+	case 6: // TCP
+		if len(l4) < 20 {
+			return p, false
+		}
+		off := int(l4[12]>>4) * 4
+		if off < 20 || off > len(l4) {
+			return p, false
+		}
+		fl := l4[13]
+		p.Proto = "TCP"
+		p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:2]))
+		p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:4]))
+		p.Flags, p.HasAck, p.Window = flags(fl), fl&flagACK != 0, binary.BigEndian.Uint16(l4[14:16])
+		p.Seq, p.Ack = d.relative(p.Src, p.Dst, fl, binary.BigEndian.Uint32(l4[4:8]), binary.BigEndian.Uint32(l4[8:12]))
+		p.Payload = append([]byte(nil), l4[off:]...)
+	case 17: // UDP
+		if len(l4) < 8 {
+			return p, false
+		}
+		n := int(binary.BigEndian.Uint16(l4[4:6]))
+		if n < 8 || n > len(l4) {
+			return p, false
+		}
+		p.Proto = "UDP"
+		p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:2]))
+		p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:4]))
+		p.Payload = append([]byte(nil), l4[8:n]...)
+	default:
+		return p, false
+	}
+	return p, true
+}
+
+// relative gives a segment's sequence and acknowledgement numbers relative
+// to each side's initial sequence number: the one its SYN carried, or,
+// for a connection seen first in the middle, the first one seen.
+func (d *Decoder) relative(src, dst netip.AddrPort, fl byte, seq, ack uint32) (uint32, uint32) {
+	syn, hasAck := fl&flagSYN != 0, fl&flagACK != 0
+	if syn && !hasAck { // a new connection, maybe on an old pair of ports
+		delete(d.isn[dst], src)
+	}
+	if len(d.isn) > maxConns {
+		clear(d.isn)
+	}
+	mine, ok := d.isnOf(src, dst)
+	if !ok || syn {
+		mine = seq
+		d.setISN(src, dst, mine)
+	}
+	theirs, ok := d.isnOf(dst, src)
+	if !ok && hasAck {
+		theirs = ack
+		if fl&(flagRST|flagSYN) != 0 {
+			theirs-- // an answer to a SYN acknowledges its sequence number + 1
+		}
+		d.setISN(dst, src, theirs)
+	}
+	return seq - mine, ack - theirs
+}
+
+func (d *Decoder) isnOf(from, to netip.AddrPort) (uint32, bool) {
+	v, ok := d.isn[from][to]
+	return v, ok
+}
+
+func (d *Decoder) setISN(from, to netip.AddrPort, v uint32) {
+	if d.isn[from] == nil {
+		d.isn[from] = map[netip.AddrPort]uint32{}
+	}
+	d.isn[from][to] = v
+}
+
+// flags names a segment's flags as one word: SYN, FIN, RST, PSH, URG
+// and ACK in that order, joined by "-" (SYN-ACK, PSH-ACK, FIN-ACK).
+func flags(fl byte) string {
+	var fs []string
+	for _, f := range []struct {
+		bit  byte
+		name string
+	}{{flagSYN, "SYN"}, {flagFIN, "FIN"}, {flagRST, "RST"}, {flagPSH, "PSH"}, {flagURG, "URG"}, {flagACK, "ACK"}, {flagECE, "ECE"}, {flagCWR, "CWR"}} {
+		if fl&f.bit != 0 {
+			fs = append(fs, f.name)
+		}
+	}
+	if len(fs) == 0 {
+		return "none"
+	}
+	return strings.Join(fs, "-")
+}
+
+// shownBytes is how many of a payload's first bytes a line shows.
+const shownBytes = 24
+
+// Line is the packet as one line: its time since start, the two
+// endpoints, the flags, sequence and acknowledgement numbers, window and
+// payload length, and the payload's first bytes, quoted:
+//
+//	+0.000123 127.0.0.1:43048 > 127.0.0.1:9000 PSH-ACK seq 1 ack 1 win 512 len 5 "hello"
+func (p Packet) Line(start time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%+.6f %s > %s", p.Time.Sub(start).Seconds(), p.Src, p.Dst)
+	if p.Proto == "UDP" {
+		fmt.Fprintf(&b, " UDP len %d", len(p.Payload))
+	} else {
+		fmt.Fprintf(&b, " %s seq %d", p.Flags, p.Seq)
+		if p.HasAck {
+			fmt.Fprintf(&b, " ack %d", p.Ack)
+		}
+		fmt.Fprintf(&b, " win %d", p.Window)
+		if len(p.Payload) > 0 {
+			fmt.Fprintf(&b, " len %d", len(p.Payload))
+		}
+	}
+	if len(p.Payload) > 0 {
+		shown := p.Payload[:min(len(p.Payload), shownBytes)]
+		b.WriteString(" " + record.Quote(string(shown)))
+		if len(shown) < len(p.Payload) {
+			b.WriteString("...")
+		}
+	}
+	return b.String()
+}
