@@ -22,7 +22,7 @@ var (
 )
 
 func init() {
-	specs = slices.Concat(socketOps, framingOps, taskOps, poolOps, helperOps)
+	specs = slices.Concat(socketOps, talkOps, framingOps, interactOps, taskOps, poolOps, helperOps)
 	specIndex = make(map[string]*Spec, len(specs))
 	for _, s := range specs {
 		specIndex[s.Name] = s

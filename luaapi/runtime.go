@@ -35,6 +35,9 @@ type Config struct {
 	Interruptible bool
 	// Limits bound the session's memory and time (limits.go).
 	Limits Limits
+	// Stdin is what interact sends when no front-end reads for it
+	// (SetTypist): nil for none.
+	Stdin io.Reader
 }
 
 // Recorder receives one event per completed operation.
@@ -72,6 +75,7 @@ type Runtime struct {
 	workers     workers            // goroutines of waiting calls (lookup.go)
 	lim         limiter            // the state of cfg.Limits (limits.go)
 	procs       *workerSet         // see workers.go
+	talk        talkState          // see interact.go
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is

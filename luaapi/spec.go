@@ -74,6 +74,8 @@ type Spec struct {
 	recorded bool
 	// checked operations raise under strict(true) when they fail.
 	checked bool
+	// hexWord passes the shell's -x on to the function as the word "hex".
+	hexWord bool
 }
 
 // Usage is the command's synopsis in the shell's syntax.
