@@ -204,11 +204,24 @@ func (it *interaction) rearm() {
 	s.timers.push(timer{at: it.quiet, task: t, seq: w.seq})
 }
 
-// step is the call's one attempt: print what arrived, send what was
-// typed, and end if there is a reason to. It returns unix.EAGAIN to go on
+// step is the call's one attempt: send what was typed, print what
+// arrived, and end if there is a reason to. It returns unix.EAGAIN to go on
 // waiting.
 func (it *interaction) step() ([]lua.LValue, error) {
 	rt := it.rt
+	// What was typed goes first: a peer that sends and closes at once
+	// still gets it.
+	if it.pending != "" {
+		off, err := rt.table.SendRest(it.fd, it.pending, 0)
+		it.pending = it.pending[off:]
+		switch {
+		case err == unix.EAGAIN:
+		case err != nil:
+			it.flush()
+			it.stop()
+			return failure(renamed(err, "interact")), nil
+		}
+	}
 	for range 64 { // at most 4 MiB a turn; the edge comes back for the rest
 		b, err := rt.table.Recv(it.fd, 64<<10)
 		if err == unix.EAGAIN {
@@ -227,17 +240,6 @@ func (it *interaction) step() ([]lua.LValue, error) {
 		if it.end == io.EOF {
 			it.quiet = time.Now().Add(drainQuiet)
 			it.rearm()
-		}
-	}
-	if it.pending != "" {
-		off, err := rt.table.SendRest(it.fd, it.pending, 0)
-		it.pending = it.pending[off:]
-		switch {
-		case err == unix.EAGAIN:
-		case err != nil:
-			it.flush()
-			it.stop()
-			return failure(renamed(err, "interact")), nil
 		}
 	}
 	if it.pending == "" {
