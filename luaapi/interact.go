@@ -213,6 +213,9 @@ func (it *interaction) step() ([]lua.LValue, error) {
 	// still gets it.
 	if it.pending != "" {
 		off, err := rt.table.SendRest(it.fd, it.pending, 0)
+		if off > 0 { // a recording holds what went as the sends a user would type
+			steps{rt: rt, cur: it.task}.note("send", vals(lua.LNumber(it.fd), lua.LString(it.pending[:off])), vals(lua.LNumber(off)))
+		}
 		it.pending = it.pending[off:]
 		switch {
 		case err == unix.EAGAIN:
@@ -232,6 +235,7 @@ func (it *interaction) step() ([]lua.LValue, error) {
 			it.stop()
 			return failure(renamed(err, "interact")), nil
 		}
+		steps{rt: rt, cur: it.task}.note("recv", vals(lua.LNumber(it.fd)), vals(lua.LString(b)))
 		if len(b) == 0 {
 			it.note("the peer closed the connection")
 			return it.ended("closed"), nil

@@ -76,6 +76,7 @@ type Runtime struct {
 	lim         limiter            // the state of cfg.Limits (limits.go)
 	procs       *workerSet         // see workers.go
 	talk        talkState          // see interact.go
+	reported    bool               // the running call reports itself to the recorder (talk.go)
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is

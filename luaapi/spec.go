@@ -114,18 +114,20 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 	return func(L *lua.LState) int {
 		defer rt.recoverOp(L, s.Name)
 		res, w := s.run(rt, L)
+		own := rt.reported // the call reports to the recorder itself
+		rt.reported = false
 		if len(s.Results) == 1 && s.Results[0] == KString && len(res) == 1 {
 			if text, ok := res[0].(lua.LString); ok && strings.Contains(string(text), "\n") {
 				rt.text = text
 			}
 		}
 		if w == nil {
-			if rt.rec != nil && s.recorded {
+			if rt.rec != nil && s.recorded && !own {
 				rt.emit(s, rt.s.cur, rt.snapshot(L, s), res)
 			}
 			return push(L, res)
 		}
-		if rt.rec != nil && s.recorded {
+		if rt.rec != nil && s.recorded && !own {
 			args, cur := rt.snapshot(L, s), rt.s.cur
 			w.observe = func(res []lua.LValue) { rt.emit(s, cur, args, res) }
 		}

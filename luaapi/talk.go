@@ -304,5 +304,19 @@ func runRecvMatch(rt *Runtime, L *lua.LState, pattern string) ([]lua.LValue, *wa
 		return mds[0].Capture(1)
 	}
 	desc := Quote(pattern)
-	return rt.recvUnit("recvuntil", fd, timeout, func() ([]byte, error) { return rt.table.RecvMatch("recvuntil", fd, limit, desc, find) }, nil)
+	res, w := rt.recvUnit("recvuntil", fd, timeout, func() ([]byte, error) { return rt.table.RecvMatch("recvuntil", fd, limit, desc, find) }, nil)
+	if rt.rec == nil {
+		return res, w
+	}
+	// A recording holds the bytes the pattern took as a recv of them
+	// (which it checks with recvn): a replay gets the same unit whatever
+	// the pattern was. A failure is not recorded.
+	rt.reported = true
+	st := steps{rt: rt, cur: rt.s.cur}
+	return mapResults(res, w, func(res []lua.LValue) []lua.LValue {
+		if data, ok := res[0].(lua.LString); ok {
+			st.note("recv", vals(lua.LNumber(fd)), vals(data))
+		}
+		return res
+	})
 }
