@@ -406,7 +406,11 @@ func (rt *Runtime) SpawnCommand(line string, c *Command) *Task {
 		}
 		rt.dispatch = fn
 	}
-	return rt.Spawn(line, rt.dispatch, append([]lua.LValue{lua.LString(c.Spec.Name)}, c.Args...)...)
+	args := append([]lua.LValue{lua.LString(c.Spec.Name)}, c.Args...)
+	if c.hex && c.Spec.hexWord {
+		args = append(args, lua.LString("hex"))
+	}
+	return rt.Spawn(line, rt.dispatch, args...)
 }
 
 // LoadExpr compiles a line typed at the shell as an expression list whose

@@ -15,7 +15,7 @@ var framingOps = []*Spec{
 		Doc: "receive exactly N bytes (N at most LIMIT, default maxrecv)", Returns: `the bytes; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
 		recorded: true, checked: true, run: runRecvN},
 	{Name: "recvuntil", Params: params(p("fd", KFD), p("delim", KData), opt("timeout", KSeconds), opt("limit", KInt)), Results: results(KData),
-		Doc: "receive up to and including DELIM, which must come within LIMIT bytes (default maxrecv)", Returns: `the bytes, DELIM included; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
+		Doc: "receive up to and including DELIM (a string, or {match = PATTERN}: through the end of the first match of a Lua pattern), which must come within LIMIT bytes (default maxrecv)", Returns: `the bytes, DELIM included; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
 		recorded: true, checked: true, run: runRecvUntil},
 	{Name: "recvline", Params: params(p("fd", KFD), opt("timeout", KSeconds), opt("limit", KInt)), Results: results(KData),
 		Doc: `receive a line of at most LIMIT bytes (default maxrecv); the "\n" (and a "\r" before it) is dropped`, Returns: `the line; nil, msg, "EOF" if the stream ends first; nil, msg, "EMSGSIZE" past the limit`,
@@ -101,8 +101,13 @@ func runRecvN(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 }
 
 func runRecvUntil(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	if t, ok := L.Get(2).(*lua.LTable); ok {
+		if pat, ok := t.RawGetString("match").(lua.LString); ok {
+			return runRecvMatch(rt, L, string(pat))
+		}
+	}
 	fd := checkFD(L, "recvuntil", 1)
-	delim := checkString(L, "recvuntil", 2, "a delimiter (a string)")
+	delim := checkString(L, "recvuntil", 2, "a delimiter (a string, or {match = PATTERN})")
 	timeout, limit := optTimeout(L, "recvuntil", 3), optLimit(L, "recvuntil", 4)
 	return rt.recvUnit("recvuntil", fd, timeout, func() ([]byte, error) { return rt.table.RecvUntil(fd, delim, limit) }, nil)
 }

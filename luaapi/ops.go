@@ -22,7 +22,7 @@ var (
 )
 
 func init() {
-	specs = slices.Concat(socketOps, framingOps, tlsOps, logOps, taskOps, poolOps, wireOps, helperOps)
+	specs = slices.Concat(socketOps, talkOps, framingOps, interactOps, tlsOps, logOps, taskOps, poolOps, wireOps, helperOps)
 	specIndex = make(map[string]*Spec, len(specs))
 	for _, s := range specs {
 		specIndex[s.Name] = s

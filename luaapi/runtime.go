@@ -36,6 +36,9 @@ type Config struct {
 	Interruptible bool
 	// Limits bound the session's memory and time (limits.go).
 	Limits Limits
+	// Stdin is what interact sends when no front-end reads for it
+	// (SetTypist): nil for none.
+	Stdin io.Reader
 }
 
 // Recorder receives one event per completed operation.
@@ -74,6 +77,8 @@ type Runtime struct {
 	procs       *workerSet     // see workers.go
 	tlog        *trafficLog    // the traffic log, nil when off (trafficlog.go)
 	wire        *wireState     // see wire.go
+	talk        talkState      // see interact.go
+	reported    bool           // the running call reports itself to the recorder (talk.go)
 
 	// BeforeWait, if set, is called once, the first time the scheduler is
 	// about to sleep or a task is spawned: a script that never waits is

@@ -237,6 +237,7 @@ type scheduler struct {
 
 	mu     sync.Mutex
 	posted []func()
+	closed bool // Post does nothing once the scheduler is closed
 }
 
 func (s *scheduler) init() error {
@@ -267,15 +268,22 @@ func (s *scheduler) init() error {
 }
 
 func (s *scheduler) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	unix.Close(s.epfd)
 	unix.Close(s.wakefd)
 }
 
-// Post runs f on the scheduler's goroutine soon. It is safe for concurrent use.
+// Post runs f on the scheduler's goroutine soon; once the runtime is
+// closed it does nothing. It is safe for concurrent use.
 func (rt *Runtime) Post(f func()) {
 	rt.s.mu.Lock()
+	defer rt.s.mu.Unlock()
+	if rt.s.closed {
+		return
+	}
 	rt.s.posted = append(rt.s.posted, f)
-	rt.s.mu.Unlock()
 	unix.Write(rt.s.wakefd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 }
 

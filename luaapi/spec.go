@@ -74,6 +74,8 @@ type Spec struct {
 	recorded bool
 	// checked operations raise under strict(true) when they fail.
 	checked bool
+	// hexWord passes the shell's -x on to the function as the word "hex".
+	hexWord bool
 }
 
 // Usage is the command's synopsis in the shell's syntax.
@@ -115,13 +117,15 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			rt.wireBefore(L, s)
 		}
 		res, w := s.run(rt, L)
+		own := rt.reported // the call reports to the recorder itself
+		rt.reported = false
 		if len(s.Results) == 1 && s.Results[0] == KString && len(res) == 1 {
 			if text, ok := res[0].(lua.LString); ok && strings.Contains(string(text), "\n") {
 				rt.text = text
 			}
 		}
 		if w == nil {
-			if rt.rec != nil && s.recorded {
+			if rt.rec != nil && s.recorded && !own {
 				rt.emit(s, rt.s.cur, rt.snapshot(L, s), res)
 			}
 			if rt.wire != nil {
@@ -129,7 +133,7 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			}
 			return push(L, res)
 		}
-		if rt.rec != nil && s.recorded {
+		if rt.rec != nil && s.recorded && !own {
 			args, cur := rt.snapshot(L, s), rt.s.cur
 			w.observe = func(res []lua.LValue) { rt.emit(s, cur, args, res) }
 		}

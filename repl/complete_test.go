@@ -56,7 +56,7 @@ func TestComplete(t *testing.T) {
 		got = append(got, "rec"+string(c))
 	}
 	sort.Strings(got)
-	if g := strings.Join(got, " "); offset != 3 || g != "record  recv  recvfd  recvframe  recvfrom  recvline  recvn  recvuntil " {
+	if g := strings.Join(got, " "); offset != 3 || g != "record  recv  recvall  recvfd  recvframe  recvfrom  recvline  recvn  recvuntil " {
 		t.Errorf("complete(\"rec\") = %q, %d", g, offset)
 	}
 	all, _ := sh.complete(nil, 0)

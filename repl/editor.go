@@ -46,10 +46,22 @@ func (p *plainReader) SetPrompt(string)  {}
 func (p *plainReader) Stdout() io.Writer { return nil }
 func (p *plainReader) Close() error      { return nil }
 
-type lineEditor struct{ *readline.Instance }
+type lineEditor struct {
+	*readline.Instance
+	keys  *keys      // see interact.go
+	stdin *wakeStdin // nil when the input has no descriptor to poll
+}
 
-func newLineEditor(cfg Config, complete func(line []rune, pos int) ([][]rune, int)) (*lineEditor, error) {
+func newLineEditor(cfg Config, complete func(line []rune, pos int) ([][]rune, int), k *keys) (*lineEditor, error) {
+	var stdin *wakeStdin
+	var in io.ReadCloser // readline's default: os.Stdin
+	if f, ok := cfg.In.(interface{ Fd() uintptr }); ok {
+		if s, err := newWakeStdin(int(f.Fd())); err == nil {
+			stdin, in = s, s
+		}
+	}
 	rl, err := readline.NewEx(&readline.Config{
+		Stdin:             in,
 		Prompt:            "sockshell> ",
 		HistoryFile:       cfg.HistoryFile,
 		AutoComplete:      completer(complete),
@@ -58,11 +70,28 @@ func newLineEditor(cfg Config, complete func(line []rune, pos int) ([][]rune, in
 		HistorySearchFold: true,
 		Stdout:            cfg.Out,
 		Stderr:            cfg.Err,
+		// Ctrl-] during interact
+		FuncFilterInputRune: k.filter,
 	})
 	if err != nil {
+		if stdin != nil {
+			stdin.closeAll()
+		}
 		return nil, err
 	}
-	return &lineEditor{rl}, nil
+	return &lineEditor{rl, k, stdin}, nil
+}
+
+// Close closes the line editor and its input's wake pipe.
+func (e *lineEditor) Close() error {
+	if e.stdin != nil {
+		e.stdin.Close() // readline waits for its reader, which is in Read
+	}
+	err := e.Instance.Close()
+	if e.stdin != nil {
+		e.stdin.closeAll()
+	}
+	return err
 }
 
 func (e *lineEditor) Stdout() io.Writer { return e.Instance.Stdout() }

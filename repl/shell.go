@@ -61,11 +61,12 @@ type Shell struct {
 	dispatch  *lua.LFunction
 	count     *lua.LFunction        // see counter
 	openFDs   atomic.Pointer[[]int] // for completion, read by the editor
+	talk      talking               // see interact.go
 }
 
 // New returns a shell on rt.
 func New(rt *luaapi.Runtime, cfg Config) *Shell {
-	sh := &Shell{rt: rt, cfg: cfg, next: make(chan bool, 1)}
+	sh := &Shell{rt: rt, cfg: cfg, next: make(chan bool, 1), talk: talking{start: make(chan struct{}, 1)}}
 	sh.snapshotFDs()
 	return sh
 }
@@ -76,7 +77,7 @@ func (sh *Shell) Run() int {
 	var err error
 	if sh.cfg.Terminal {
 		// readline keeps the history file open: out of the sockets' way.
-		lowfd.KeepLowFDs(func() { sh.ed, err = newLineEditor(sh.cfg, sh.complete) })
+		lowfd.KeepLowFDs(func() { sh.ed, err = newLineEditor(sh.cfg, sh.complete, &keys{talk: &sh.talk}) })
 	} else {
 		sh.ed = newPlainReader(sh.cfg.In)
 	}
@@ -97,6 +98,8 @@ func (sh *Shell) Run() int {
 	sh.rt.SetErrOutput(sh.errw)
 	defer sh.rt.SetErrOutput(sh.cfg.Err)
 	defer sh.rt.WatchSignals(sh.signal, sh.busy)()
+	sh.rt.SetTypist(sh)
+	defer sh.rt.SetTypist(nil)
 
 	lines := make(chan struct{})
 	go sh.read(lines)
@@ -123,7 +126,7 @@ func (sh *Shell) read(done chan struct{}) {
 		}
 		sh.ed.SetPrompt(prompt)
 		sh.prompting.Store(true)
-		line, err := sh.ed.Readline()
+		line, err := sh.readline()
 		sh.prompting.Store(false)
 		sh.rt.Post(func() { sh.handle(line, err) })
 		var ok bool
@@ -137,10 +140,10 @@ func (sh *Shell) read(done chan struct{}) {
 				if t := sh.rt.Running(); t != nil {
 					t.Abort()
 				}
-				ok = <-sh.next
+				ok = sh.awaitNext()
 			}
 		} else {
-			ok = <-sh.next
+			ok = sh.awaitNext()
 		}
 		if !ok {
 			return

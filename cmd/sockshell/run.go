@@ -29,6 +29,8 @@ const usage = `usage:
   sockshell -e 'CHUNK'            run a Lua chunk
   sockshell -i SCRIPT.lua         run the script, then stay in the shell with its state
   sockshell -j N SCRIPT.lua       run the script in N worker processes (a pre-fork pool)
+  sockshell -c ADDR               connect and interact, as nc host port does
+  sockshell -l ADDR               listen, accept one connection and interact (nc -l)
   sockshell --record FILE ...     record this session (shell or script) as a Lua script
   sockshell -h | --help | --version
 
@@ -39,6 +41,13 @@ options:
   -j N             run SCRIPT in N worker processes, each handed every
                    listening socket the -e chunks made; their output lines
                    start [1] .. [N]
+  -c ADDR          dial ADDR (host:port, [v6]:port, /path, @name; udp:ADDR for
+                   datagrams) and interact: stdin goes to it, what comes back to
+                   stdout, until the peer closes or stdin ends
+  -l ADDR          serve ADDR, accept one connection, close the listener and
+                   interact with the connection as -c does
+  --crlf           with -c or -l, end what is sent with \r\n, not \n
+  -x               with -c or -l, print what arrives as a hexdump
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
   --log FILE       log every byte each descriptor sends and receives into FILE
@@ -70,6 +79,7 @@ type options struct {
 	jobs                    int
 	wire                    bool
 	pcap                    string
+	talk                    talkFlags
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -88,6 +98,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.BoolVar(&o.wire, "wire", false, "")
 	fs.StringVar(&o.pcap, "pcap", "", "")
+	o.talk.register(fs)
 	o.limits.MaxMemory = 1024 << 20
 	fs.Func("max-memory", "", func(v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -134,6 +145,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
 	}
+	if err := o.talk.check(o); err != nil {
+		return nil, err
+	}
 	if o.jobs > 0 && o.script == "" {
 		return nil, fmt.Errorf("-j needs a SCRIPT for the workers to run")
 	}
@@ -179,7 +193,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		timeout = d
 	}
 	rt, err := luaapi.New(luaapi.Config{Stdout: stdout, Stderr: stderr, DefaultTimeout: timeout,
-		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal, Limits: o.limits})
+		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal, Limits: o.limits,
+		Stdin: stdin})
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: %v\n", err)
 		return 1
