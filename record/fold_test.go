@@ -611,7 +611,7 @@ func trace(script string) (log []string, err error) {
 	}))
 	// Each task function runs where the file has it: the calls come in the
 	// order they were recorded, as they do without tasks.
-	script = strings.Replace(script, taskPrelude, inOrder, 1)
+	script = InOrder(script)
 	err = L.DoString(LuaSource(script))
 	return log, err
 }
@@ -741,13 +741,3 @@ var operations = map[string]bool{
 	"recvn": true, "recvuntil": true, "recvline": true, "recvframe": true,
 	"sendline": true, "sendframe": true, "maxrecv": true,
 }
-
-// inOrder replaces taskPrelude for trace: each task function runs at once.
-const inOrder = `local started = {}
-local function task(n, f) f() end
-local function after() end
-local function start() end
-local function join() end
-local function run() end
-local function finish() end
-`

@@ -29,6 +29,10 @@ const usage = `usage:
   sockshell -i SCRIPT.lua         run the script, then stay in the shell with its state
   sockshell -j N SCRIPT.lua       run the script in N worker processes (a pre-fork pool)
   sockshell --record FILE ...     record this session (shell or script) as a Lua script
+  sockshell --proxy LISTEN UPSTREAM [--record FILE]
+                                  relay clients of LISTEN to UPSTREAM (and record them)
+  sockshell --as server|client FILE [--lenient]
+                                  play one side of a recording against real peers
   sockshell -h | --help | --version
 
 options:
@@ -40,6 +44,13 @@ options:
                    start [1] .. [N]
   --record FILE    record every operation into FILE as a replayable Lua script
   --realtime       in a replay, keep the recorded pauses (at() waits)
+  --proxy LISTEN UPSTREAM
+                   accept clients on LISTEN, connect each to UPSTREAM and
+                   relay both ways (TCP or AF_UNIX), until stopped
+  --as ROLE FILE   server: serve real clients the recording's server side,
+                   checking what they send; client: play its client side
+                   against the real server
+  --lenient        with --as, report each divergence and go on
   --sandbox        refuse programs, every file access, closing stdio and os.exit
   --allow CIDR     connect and sendto may reach only these networks (repeat or
                    separate with commas: --allow 127.0.0.0/8,::1/128)
@@ -62,6 +73,8 @@ type options struct {
 	allow                   []netip.Prefix
 	limits                  luaapi.Limits
 	jobs                    int
+	proxy, upstream, as     string
+	lenient                 bool
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -72,6 +85,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.interactive, "i", false, "")
 	fs.StringVar(&o.record, "record", "", "")
 	fs.BoolVar(&o.realtime, "realtime", false, "")
+	fs.StringVar(&o.proxy, "proxy", "", "")
+	fs.StringVar(&o.as, "as", "", "")
+	fs.BoolVar(&o.lenient, "lenient", false, "")
 	fs.BoolVar(&o.sandbox, "sandbox", false, "")
 	fs.StringVar(&o.timeout, "timeout", "", "")
 	fs.BoolVar(&o.help, "h", false, "")
@@ -120,8 +136,27 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if o.proxy != "" { // --proxy takes two values: the second is the first argument left
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return nil, fmt.Errorf("--proxy needs LISTEN and UPSTREAM addresses")
+		}
+		o.upstream = rest[0]
+		if err := fs.Parse(rest[1:]); err != nil {
+			return nil, err
+		}
+	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
+	}
+	if o.as != "" && len(o.args) > 0 { // --as FILE --lenient: no arguments, flags
+		if err := fs.Parse(o.args); err != nil {
+			return nil, err
+		}
+		o.args = fs.Args()
+	}
+	if err := o.playing(); err != nil {
+		return nil, err
 	}
 	if o.jobs > 0 && o.script == "" {
 		return nil, fmt.Errorf("-j needs a SCRIPT for the workers to run")
