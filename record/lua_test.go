@@ -135,7 +135,7 @@ for _, op in ipairs(ops) do
 end
 function fails(code, fn, ...)
   local got, _, gotCode = fn(...)
-  if got ~= nil or tostring(gotCode) ~= code then error("expected " .. code .. ", got " .. show(got), 2) end
+  if got ~= nil or tostring(gotCode) ~= code then error(where() .. " expected " .. code .. ", got " .. show(got), 0) end
 end
 function spawn(f, ...)
   local args = {...}
