@@ -43,6 +43,7 @@ var benchmarks = []struct {
 	{"startup", (*suite).startup},
 	{"conns", (*suite).conns},
 	{"replay", (*suite).replay},
+	{"replay", (*suite).replayDistinct},
 }
 
 // sizes are the work each benchmark does per run.

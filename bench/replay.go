@@ -9,12 +9,25 @@ import (
 	"time"
 )
 
-func (s *suite) replay() *section {
+func (s *suite) replay() *section { return s.replayOf(false) }
+
+// replayDistinct is replay with payloads that differ call by call, so that
+// nothing in the recording folds into loops: a recording as long as the
+// session.
+func (s *suite) replayDistinct() *section { return s.replayOf(true) }
+
+func (s *suite) replayOf(distinct bool) *section {
 	calls := s.size.replayCalls
 	pairs := (calls - 4) / 2 // socket, connect, setopt, close, and the send/recv pairs
 	calls = 2*pairs + 4
+	title := fmt.Sprintf("5. replay: a script making %d calls (%d send/recv pairs of 4 bytes) against a local echo peer, recorded and replayed", calls, pairs)
+	mode := "same"
+	if distinct {
+		title = fmt.Sprintf("5b. replay, payloads that differ call by call (nothing folds): %d calls (%d send/recv pairs of 8 bytes), recorded and replayed", calls, pairs)
+		mode = "distinct"
+	}
 	sec := &section{
-		title:  fmt.Sprintf("5. replay: a script making %d calls (%d send/recv pairs of 4 bytes) against a local echo peer, recorded and replayed", calls, pairs),
+		title:  title,
 		header: []string{"run", "wall", "calls/s", "wall fastest .. slowest", "send/recv loop", "vs original"},
 	}
 	echo := "C echo server (bench/peers/echo.c, gcc -O2)"
@@ -70,15 +83,15 @@ func (s *suite) replay() *section {
 	original := &contender{name: "original"}
 	original.run = func() (outcome, error) {
 		o, _, err := withEcho(0, func(addr string) []string {
-			return []string{s.sockshell, script, addr, strconv.Itoa(pairs)}
+			return []string{s.sockshell, script, addr, strconv.Itoa(pairs), mode}
 		})
 		return o, err
 	}
 	recording := &contender{name: "recording (--record)"}
 	recording.run = func() (outcome, error) {
-		file := filepath.Join(s.work, "replay.rec.lua")
+		file := filepath.Join(s.work, "replay."+mode+".rec.lua")
 		o, port, err := withEcho(0, func(addr string) []string {
-			return []string{s.sockshell, "--record", file, script, addr, strconv.Itoa(pairs)}
+			return []string{s.sockshell, "--record", file, script, addr, strconv.Itoa(pairs), mode}
 		})
 		if err != nil {
 			return o, err
@@ -100,7 +113,7 @@ func (s *suite) replay() *section {
 		return o, err
 	}
 	cs := []*contender{original, recording, replay}
-	s.logf("replay: %d calls x %d runs", calls, s.runs)
+	s.logf("replay (%s payloads): %d calls x %d runs", mode, calls, s.runs)
 	s.alternate("replay", s.runs, cs)
 
 	if recLines > 0 {

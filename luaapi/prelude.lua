@@ -156,12 +156,14 @@ function fails(code, f, ...)
 end
 
 -- replay(file) runs a recording in this task, so that its waiting calls
--- yield like any others.
+-- yield like any others. A divergence is nil, "FILE:LINE: expected ...,
+-- got ...", "EREPLAY": the recording's place and both values.
 local loadreplay = RAW.loadreplay
 function replay(file)
   local f, msg, code = loadreplay(file)
   if not f then return nil, msg, code end
-  f()
+  local ok, err = pcall(f)
+  if not ok then return nil, tostring(err), "EREPLAY" end
   return true
 end
 

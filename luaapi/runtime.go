@@ -217,7 +217,7 @@ var prelude string
 
 // lazyNames are the globals the prelude defines or wraps.
 var lazyNames = map[string]bool{"coroutine": true, "pcall": true, "xpcall": true, "dofile": true,
-	"strict": true, "fails": true, "replay": true}
+	"strict": true, "fails": true, "replay": true, "proxy": true, "mock": true}
 
 // lazyPrelude puts off compiling the prelude (about a millisecond, most of
 // a trivial script's start-up) until a chunk first uses a name it defines:
@@ -231,6 +231,7 @@ func (rt *Runtime) lazyPrelude() {
 		rt.raw.RawSetString(name, g.RawGetString(name))
 	}
 	rt.raw.RawSetString("loadreplay", L.NewFunction(rt.wrap(&Spec{Name: "replay", run: runLoadReplay})))
+	rt.proxyRaw()
 	for name := range lazyNames {
 		g.RawSetString(name, lua.LNil)
 	}
@@ -275,7 +276,7 @@ func (rt *Runtime) loadPrelude(L *lua.LState) error {
 	if L.GetMetatable(L.G.Global) == rt.globalsMeta {
 		L.SetMetatable(L.G.Global, lua.LNil)
 	}
-	fn, err := L.Load(strings.NewReader(compact(prelude)), "=prelude")
+	fn, err := L.Load(strings.NewReader(compact(prelude+proxyLua)), "=prelude")
 	if err != nil {
 		return err
 	}

@@ -257,6 +257,10 @@ func recordValue(k Kind, v lua.LValue) record.Value {
 		return record.Value{Kind: record.Bool, V: bool(x)}
 	case *lua.LNilType:
 		return record.Value{Kind: record.Nil}
+	case *lua.LUserData:
+		if t, ok := x.Value.(*Task); ok { // a task is recorded by its number
+			return record.Value{Kind: record.Int, V: t.ID}
+		}
 	}
 	return record.Value{Kind: record.Table}
 }

@@ -15,10 +15,10 @@ import (
 var taskOps = []*Spec{
 	{Name: "spawn", Params: params(p("fn", KFunc), opt("args", KRest)), Results: results(KTask),
 		Doc: "start fn(ARGS...) as a task running alongside this one", Returns: "the task",
-		run: runSpawn},
+		recorded: true, run: runSpawn}, // the recorder learns which task started which
 	{Name: "wait", Params: params(p("task", KTask), opt("timeout", KSeconds)), Results: results(KRest),
 		Doc: "wait for a task to end (or a worker process, or all the workers one call started)", Returns: `what the task returned; nil, msg, "ETIMEDOUT"; nil, its error, "ETASK" if it failed`,
-		checked: true, run: runWait},
+		checked: true, recorded: true, run: runWait},
 	{Name: "sleep", Params: params(p("seconds", KSeconds)), Results: results(KOK),
 		Doc: "pause this task (others go on)", Returns: "true",
 		run: runSleep},

@@ -93,6 +93,7 @@ type loop struct {
 	end     int64  // just after its "end\n"
 	rest    string // the body's lines, indented, and "end\n"
 	pending []unit // the repetition in progress, written after "end"
+	indent  string // before the header and "end": inside a task function
 }
 
 // foldable returns f as a File the writer can fold loops in, and where
@@ -189,14 +190,14 @@ next:
 func (w *Writer) fold(p int) error {
 	n := len(w.hist)
 	first := w.hist[n-minRepeats*p:]
-	l := &loop{body: append([]unit(nil), first[:p]...), count: minRepeats, off: first[0].off}
+	l := &loop{body: append([]unit(nil), first[:p]...), count: minRepeats, off: first[0].off, indent: w.indent()}
 	var b bytes.Buffer
 	for _, u := range l.body {
 		for _, line := range u.lines {
-			writeLine(&b, "  ", line.code, line.comment)
+			writeLine(&b, l.indent+"  ", line.code, line.comment)
 		}
 	}
-	b.WriteString("end\n")
+	b.WriteString(l.indent + "end\n")
 	l.rest = b.String()
 	l.end = l.off + int64(len(l.header())+len(l.rest))
 	w.hist = w.hist[:0]
@@ -232,11 +233,7 @@ func (w *Writer) append(s string) error { return w.replace(w.size, s) }
 // maxBlank spaces at the end of the file, or the Writer is closed, a
 // Truncate then removes them. The file is a valid script at every moment.
 func (w *Writer) replace(off int64, s string) error {
-	tail := ""
-	if w.part > 0 && !w.closed {
-		tail = partEnd
-	}
-	b := s + tail
+	b := s + w.tail()
 	end := off + int64(len(b))
 	if end < w.blank {
 		b += strings.Repeat(" ", int(w.blank-end))
@@ -259,7 +256,7 @@ func (w *Writer) replace(off int64, s string) error {
 // header returns the loop's first line. The comment starts at a fixed
 // column whatever the count, so that the line keeps its length.
 func (l *loop) header() string {
-	code := "for _ = 1, " + strconv.Itoa(l.count) + " do"
+	code := l.indent + "for _ = 1, " + strconv.Itoa(l.count) + " do"
 	calls := strconv.Itoa(len(l.body)) + " calls"
 	if len(l.body) == 1 {
 		calls = "call"

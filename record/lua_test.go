@@ -51,32 +51,45 @@ func compile(t *testing.T, script string) {
 
 // replay runs script with a fake API whose socket operations must be called
 // as steps says, in order, and return what it says; expect, fails, strict
-// and at behave as the lua layer's do. It returns the first error.
+// and at behave as the lua layer's do. Tasks (spawn, wait, sleep) are
+// coroutines run in turn: an operation that is not the next step makes its
+// task wait for the others, as a call waits for data in a real replay. It
+// returns the first error, or the first wrong call when no task can go on.
 func replay(script string, steps []step) error {
 	L := lua.NewState()
 	defer L.Close()
 	next := 0
+	try := L.NewFunction(func(L *lua.LState) int {
+		op := L.CheckString(1)
+		args := make([]string, L.GetTop()-1)
+		for i := range args {
+			args[i] = format(L.Get(i + 2))
+		}
+		call := op + "(" + strings.Join(args, ", ") + ")"
+		if next == len(steps) {
+			L.Push(lua.LFalse)
+			L.Push(lua.LString(fmt.Sprintf("unexpected call %s after the last step", call)))
+			return 2
+		}
+		s := steps[next]
+		if call != s.call {
+			L.Push(lua.LFalse)
+			L.Push(lua.LString(fmt.Sprintf("step %d: got call %s, want %s", next+1, call, s.call)))
+			return 2
+		}
+		next++
+		L.Push(lua.LTrue)
+		for _, v := range s.ret {
+			L.Push(v)
+		}
+		return 1 + len(s.ret)
+	})
+	L.SetGlobal("try", try)
+	ops := L.NewTable()
 	for op := range operations {
-		L.SetGlobal(op, L.NewFunction(func(L *lua.LState) int {
-			args := make([]string, L.GetTop())
-			for i := range args {
-				args[i] = format(L.Get(i + 1))
-			}
-			call := op + "(" + strings.Join(args, ", ") + ")"
-			if next == len(steps) {
-				L.RaiseError("unexpected call %s after the last step", call)
-			}
-			s := steps[next]
-			if call != s.call {
-				L.RaiseError("step %d: got call %s, want %s", next+1, call, s.call)
-			}
-			next++
-			for _, v := range s.ret {
-				L.Push(v)
-			}
-			return len(s.ret)
-		}))
+		ops.Append(lua.LString(op))
 	}
+	L.SetGlobal("ops", ops)
 	L.SetGlobal("strict", L.NewFunction(func(*lua.LState) int { return 0 }))
 	L.SetGlobal("at", L.NewFunction(func(*lua.LState) int { return 0 }))
 	L.SetGlobal("expect", L.NewFunction(func(L *lua.LState) int {
@@ -85,21 +98,20 @@ func replay(script string, steps []step) error {
 		}
 		return 0
 	}))
-	L.SetGlobal("fails", L.NewFunction(func(L *lua.LState) int {
-		code := L.CheckString(1)
-		fn := L.CheckFunction(2)
-		args := make([]lua.LValue, 0, L.GetTop())
-		for i := 3; i <= L.GetTop(); i++ {
-			args = append(args, L.Get(i))
-		}
-		L.CallByParam(lua.P{Fn: fn, NRet: 3}, args...)
-		got, gotCode := L.Get(-3), L.Get(-1)
-		if got != lua.LNil || gotCode.String() != code {
-			L.RaiseError("expected %s, got %s", code, format(got))
-		}
-		return 0
+	L.SetGlobal("where", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(L.Where(2)))
+		return 1
 	}))
-	if err := L.DoString(LuaSource(script)); err != nil {
+	L.SetGlobal("show", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(format(L.Get(1))))
+		return 1
+	}))
+	main, err := L.LoadString(LuaSource(script))
+	if err != nil {
+		return err
+	}
+	L.SetGlobal("main", main)
+	if err := L.DoString(fakeTasks); err != nil {
 		return err
 	}
 	if next != len(steps) {
@@ -107,6 +119,46 @@ func replay(script string, steps []step) error {
 	}
 	return nil
 }
+
+// fakeTasks runs main and the tasks it spawns as coroutines, in turn.
+const fakeTasks = `
+local live, clock, moves, wrong = {}, 0, 0, nil
+for _, op in ipairs(ops) do
+  _G[op] = function(...)
+    while true do
+      local r = {try(op, ...)}
+      if r[1] then moves = moves + 1 return unpack(r, 2) end
+      wrong = where() .. " " .. r[2]
+      coroutine.yield()
+    end
+  end
+end
+function fails(code, fn, ...)
+  local got, _, gotCode = fn(...)
+  if got ~= nil or tostring(gotCode) ~= code then error(where() .. " expected " .. code .. ", got " .. show(got), 0) end
+end
+function spawn(f, ...)
+  local args = {...}
+  local t = {co = coroutine.create(function() return f(unpack(args)) end)}
+  live[#live + 1] = t
+  return t
+end
+function sleep() clock = clock + 1 moves = moves + 1 coroutine.yield() end
+function now() return clock end
+function wait(t) while coroutine.status(t.co) ~= "dead" do coroutine.yield() end return true end
+function pcall(f, ...) return true, f(...) end
+spawn(main)
+while #live > 0 do
+  local before = moves
+  for i = #live, 1, -1 do
+    local t = live[i]
+    local ok, msg = coroutine.resume(t.co)
+    if not ok then error(msg, 0) end
+    if coroutine.status(t.co) == "dead" then table.remove(live, i) moves = moves + 1 end
+  end
+  if moves == before then error(wrong, 0) end
+end
+`
 
 func format(v lua.LValue) string {
 	switch x := v.(type) {

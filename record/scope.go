@@ -40,13 +40,27 @@ const partEnd = "end)()\n"
 type target struct {
 	family string // "fd", "addr", "from" or "data"
 	n      int64  // the recorded descriptor number
+	g      int    // which descriptor of that number, after a spawn (tasks.go); else 0
+}
+
+// target returns the target of family for descriptor fd.
+func (w *Writer) target(family string, fd int64) target {
+	t := target{family: family, n: fd}
+	if w.tasks {
+		t.g = w.gen[fd]
+	}
+	return t
 }
 
 func (t target) name() string {
 	if t.family == "data" {
 		return "data"
 	}
-	return t.family + strconv.FormatInt(t.n, 10)
+	name := t.family + strconv.FormatInt(t.n, 10)
+	if t.g > 1 {
+		name += "." + strconv.Itoa(t.g)
+	}
+	return name
 }
 
 // assign returns the left-hand side of a statement that binds ts
@@ -76,7 +90,8 @@ func (w *Writer) assign(ts ...target) (lhs string, refs []string) {
 		if w.declared[t.name()] {
 			refs[i] = t.name()
 		} else {
-			refs[i] = t.family + "[" + w.int(t.n) + "]"
+			refs[i] = t.family + "[" + w.genKey(t.n, t.g) + "]"
+			w.touched(refs[i])
 		}
 	}
 	return strings.Join(refs, ", ") + " = ", refs
@@ -96,8 +111,13 @@ func (w *Writer) useTables() {
 	w.buf.WriteString("local fd, addr, from, data = {}, {}, {}\n")
 }
 
-// newPart ends the current part, if any, and starts the next one.
+// newPart ends the current part, if any, and starts the next one; with
+// tasks, another function of the same task.
 func (w *Writer) newPart() {
+	if w.tasks {
+		w.openSeg(w.seg)
+		return
+	}
 	w.useTables()
 	if w.part > 0 {
 		w.buf.WriteString(partEnd)
@@ -142,10 +162,12 @@ func (w *Writer) setAddr(ref, addr string) {
 // 127.0.0.1:PORT), else a string literal.
 func (w *Writer) addr(addr string) string {
 	if ref, ok := w.addrs[addr]; ok {
+		w.touched(ref)
 		return ref
 	}
 	if host, port, ok := splitInet(addr); ok {
 		if ref, ok := w.ports[port]; ok {
+			w.touched(ref)
 			return w.str(host+":") + " .. " + ref + ":" + w.global("match") + "(" + w.str("%d+$") + ")"
 		}
 	}

@@ -42,17 +42,25 @@ type Header struct {
 //
 // A Writer is used from one goroutine: it is not safe for concurrent use.
 type Writer struct {
-	w      io.Writer
-	buf    bytes.Buffer // what the current call writes
-	file   File         // w when the writer folds loops in it, else nil
-	size   int64        // where the recording ends in file: a part's end, spaces may follow
-	blank  int64        // where in file only spaces follow, up to phys
-	phys   int64        // the size of file
-	err    error        // the first write error, returned from then on
-	closed bool
-	calls  int           // operations written
-	last   time.Duration // when the last operation written completed
-	task   int           // the task that made it
+	w         io.Writer
+	buf       bytes.Buffer // what the current call writes
+	file      File         // w when the writer folds loops in it, else nil
+	size      int64        // where the recording ends in file: a part's end, spaces may follow
+	blank     int64        // where in file only spaces follow, up to phys
+	phys      int64        // the size of file
+	err       error        // the first write error, returned from then on
+	closed    bool
+	calls     int              // operations written
+	last      time.Duration    // when the last operation written completed
+	tasks     bool             // whether calls are written by task (tasks.go)
+	seg       int              // the task whose function is open, when tasks
+	known     map[int]bool     // the tasks started, when tasks
+	gen       map[int64]int    // descriptors made with each number
+	segs      int              // task functions opened
+	touches   map[string]touch // variables and sockets by who last touched them
+	after     map[int]bool     // functions the open one has waited for
+	needs     []string         // after() lines the current statement needs
+	untouched bool             // whether the statement being written leaves no touch
 
 	socks map[int64]*sock // descriptors by recorded number
 
@@ -111,6 +119,7 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 		ports:     make(map[int]string),
 		held:      make(map[string]string),
 		userPorts: make(map[int]bool),
+		gen:       make(map[int64]int),
 	}
 	rw.file, rw.size = foldable(w)
 	rw.blank, rw.phys = rw.size, rw.size
@@ -143,16 +152,24 @@ func (w *Writer) Write(ev Event) error {
 	}
 	w.lines = nil
 	w.barrier = false
+	switch {
+	case ev.Op == "spawn" && ev.Code == "", ev.Op == "wait":
+		if ev.Op == "spawn" {
+			w.spawned(ev)
+		} else {
+			w.joined(ev)
+		}
+		w.calls++
+		w.last = ev.At
+		return w.flush()
+	case ev.Task != 0:
+		w.enterTasks()
+	}
+	if w.tasks {
+		w.switchTask(ev.Task)
+	}
 	if len(w.consts) >= maxConsts {
 		w.newPart()
-	}
-	if ev.Task != w.task {
-		w.task = ev.Task
-		if ev.Task == 0 {
-			w.line("-- main task", "")
-		} else {
-			w.line(fmt.Sprintf("-- task %d", ev.Task), "")
-		}
 	}
 	if ev.At-w.last >= pause {
 		sec := strconv.FormatFloat(ev.At.Seconds(), 'f', 3, 64)
@@ -175,7 +192,9 @@ func (w *Writer) Close() error {
 	if w.err != nil {
 		return w.err
 	}
-	if w.part > 0 {
+	if w.tasks {
+		w.buf.WriteString(segEnd + runAll)
+	} else if w.part > 0 {
 		w.buf.WriteString(partEnd)
 	}
 	calls := "calls"
@@ -243,6 +262,11 @@ func (w *Writer) op(ev Event) {
 // failure writes an operation that failed as fails(CODE, fn, args...),
 // which a replay checks fails the same way.
 func (w *Writer) failure(ev Event) {
+	// A call that failed because another task closed its descriptor
+	// completed, in the session, as the close did, and is reported before
+	// it: it must not make the close wait for it.
+	w.untouched = ev.Code == "EBADF"
+	defer func() { w.untouched = false }()
 	args := append([]string{w.str(ev.Code), w.global(ev.Op)}, w.args(ev.Args)...)
 	w.line(w.call("fails", args...), ev.Msg)
 	if s := w.sockArg(ev); s != nil && ev.Op == "connect" && ev.Code == "EINPROGRESS" {
@@ -298,7 +322,7 @@ func (w *Writer) looked(ev Event, s *sock, fd int64, call string) {
 		case s != nil && s.fixed:
 			w.line(w.call("expect", call, w.addr(a)), "")
 		case inet && port != 0 && !w.userPorts[port]:
-			lhs, refs := w.assign(target{"addr", fd})
+			lhs, refs := w.assign(w.target("addr", fd))
 			w.line(lhs+call, a)
 			w.setAddr(refs[0], a)
 		default:
@@ -330,7 +354,8 @@ func (w *Writer) newSock(ev Event, s *sock, call, comment string) {
 		w.line(call, comment)
 		return
 	}
-	lhs, refs := w.assign(target{"fd", fd})
+	w.gen[fd]++
+	lhs, refs := w.assign(w.target("fd", fd))
 	s.ref = refs[0]
 	w.socks[fd] = s
 	w.line(lhs+call, comment)
@@ -364,7 +389,7 @@ func (w *Writer) receive(ev Event, s *sock, fd int64, call string) {
 		w.line(w.call("expect", call, w.data(data)), comment)
 		return
 	}
-	lhs, refs := w.assign(target{"data", 0}, target{"from", fd})
+	lhs, refs := w.assign(target{family: "data"}, w.target("from", fd))
 	w.line(lhs+call, comment)
 	w.line(w.call("expect", refs[0], w.data(data)), "")
 	w.setAddr(refs[1], from)
@@ -373,10 +398,15 @@ func (w *Writer) receive(ev Event, s *sock, fd int64, call string) {
 // line writes one statement, with comment, if any, at the end of its last
 // line.
 func (w *Writer) line(code, comment string) {
+	needs := w.needs
+	w.needs = nil
+	for _, n := range needs {
+		w.line(n, "")
+	}
 	if w.file != nil {
 		w.lines = append(w.lines, codeLine{code, comment})
 	}
-	writeLine(&w.buf, "", code, comment)
+	writeLine(&w.buf, w.indent(), code, comment)
 }
 
 // codeLine is a line that line wrote.
@@ -426,6 +456,7 @@ func (w *Writer) arg(v Value) string {
 	switch v.Kind {
 	case FD:
 		if fd, ok := intOf(v); ok && w.socks[fd] != nil {
+			w.touched(w.socks[fd].ref)
 			return w.socks[fd].ref
 		}
 	case Addr:

@@ -395,7 +395,7 @@ func TestReplayDiverges(t *testing.T) {
 		{"data", 9, []any{"hellO\n"}, `:15: expected "hello\n", got "hellO\n"`},
 		{"address", 5, []any{"127.0.0.1:9001"}, `:10: expected "127.0.0.1:9000", got "127.0.0.1:9001"`},
 		{"error instead of success", 9, []any{nil, "connection reset by peer", "ECONNRESET"}, `:15: expected "hello\n", got nil`},
-		{"success instead of error", 13, []any{"late"}, `:23: expected EAGAIN, got "late"`},
+		{"success instead of error", 13, []any{"late"}, `:39: expected EAGAIN, got "late"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			steps := append([]step(nil), server.replay...)

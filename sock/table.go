@@ -49,6 +49,9 @@ type Entry struct {
 	bound, listening, connecting, connected bool
 	shutRd, shutWr                          bool
 	remote                                  unix.Sockaddr
+	// path is the AF_UNIX file Bind made, removed by Close (as Go's
+	// net.UnixListener does), so that the next session can bind it again.
+	path string
 
 	// pending holds bytes read from the kernel but not yet returned to the
 	// caller (after a timeout, at end of stream, by a framing helper): the
@@ -222,6 +225,9 @@ func (t *Table) Bind(fd int, addr string) error {
 		return &Error{Op: "bind", FD: fd, Addr: addr, Err: err}
 	}
 	e.bound = true
+	if u, ok := sa.(*unix.SockaddrUnix); ok && u.Name != "" && u.Name[0] != '@' {
+		e.path = u.Name
+	}
 	return nil
 }
 
@@ -567,6 +573,9 @@ func (t *Table) Close(fd int) error {
 	}
 	t.entries[fd] = nil
 	t.count--
+	if e.path != "" {
+		unix.Unlink(e.path) // gone already, or replaced: nothing to do
+	}
 	if err := unix.Close(fd); err != nil {
 		return &Error{Op: "close", FD: fd, Err: err}
 	}

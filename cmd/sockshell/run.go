@@ -32,6 +32,10 @@ const usage = `usage:
   sockshell -c ADDR               connect and interact, as nc host port does
   sockshell -l ADDR               listen, accept one connection and interact (nc -l)
   sockshell --record FILE ...     record this session (shell or script) as a Lua script
+  sockshell --proxy LISTEN UPSTREAM [--record FILE]
+                                  relay clients of LISTEN to UPSTREAM (and record them)
+  sockshell --as server|client FILE [--lenient]
+                                  play one side of a recording against real peers
   sockshell -h | --help | --version
 
 options:
@@ -52,6 +56,13 @@ options:
   --realtime       in a replay, keep the recorded pauses (at() waits)
   --log FILE       log every byte each descriptor sends and receives into FILE
                    (appended; - for the output), as log on FILE does
+  --proxy LISTEN UPSTREAM
+                   accept clients on LISTEN, connect each to UPSTREAM and
+                   relay both ways (TCP or AF_UNIX), until stopped
+  --as ROLE FILE   server: serve real clients the recording's server side,
+                   checking what they send; client: play its client side
+                   against the real server
+  --lenient        with --as, report each divergence and go on
   --sandbox        refuse programs, every file access, closing stdio and os.exit
   --allow CIDR     connect and sendto may reach only these networks (repeat or
                    separate with commas: --allow 127.0.0.0/8,::1/128)
@@ -80,6 +91,8 @@ type options struct {
 	wire                    bool
 	pcap                    string
 	talk                    talkFlags
+	proxy, upstream, as     string
+	lenient                 bool
 }
 
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -91,6 +104,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.record, "record", "", "")
 	fs.StringVar(&o.log, "log", "", "")
 	fs.BoolVar(&o.realtime, "realtime", false, "")
+	fs.StringVar(&o.proxy, "proxy", "", "")
+	fs.StringVar(&o.as, "as", "", "")
+	fs.BoolVar(&o.lenient, "lenient", false, "")
 	fs.BoolVar(&o.sandbox, "sandbox", false, "")
 	fs.StringVar(&o.timeout, "timeout", "", "")
 	fs.BoolVar(&o.help, "h", false, "")
@@ -142,8 +158,27 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if o.proxy != "" { // --proxy takes two values: the second is the first argument left
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return nil, fmt.Errorf("--proxy needs LISTEN and UPSTREAM addresses")
+		}
+		o.upstream = rest[0]
+		if err := fs.Parse(rest[1:]); err != nil {
+			return nil, err
+		}
+	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
+	}
+	if o.as != "" && len(o.args) > 0 { // --as FILE --lenient: no arguments, flags
+		if err := fs.Parse(o.args); err != nil {
+			return nil, err
+		}
+		o.args = fs.Args()
+	}
+	if err := o.playing(); err != nil {
+		return nil, err
 	}
 	if err := o.talk.check(o); err != nil {
 		return nil, err

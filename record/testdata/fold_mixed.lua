@@ -26,18 +26,54 @@ sendto(fd5, "a", "127.0.0.1:9001")
 sendto(fd5, "b", "127.0.0.1:9001")
 sendto(fd5, "c", "127.0.0.1:9001")
 send(fd5, "1")
-for _ = 1, 3 do                         -- the next 2 calls, repeated
-  -- task 2
+-- Lua limits how many locals a function may have: new variables live in tables.
+local fd, addr, from, data = {}, {}, {}
+-- Tasks: each task's calls are queued in order, task(N, function() ... end),
+-- and run by the last line: the main task's (0) first, whose start(N) spawns
+-- task N where the session spawned it. join(N) waits for task N to end,
+-- after(J) for the J'th function to have run (where two tasks touch one socket).
+local queue, started, done, segs = {}, {}, {}, 0
+local function task(n, f) segs = segs + 1 local q = queue[n] or {} queue[n] = q q[#q + 1] = {segs, f} end
+local function run(n) for _, s in ipairs(queue[n] or {}) do s[2]() done[s[1]] = true end end
+local function after(i) local t0 = now() while not done[i] and now() - t0 < 10 do sleep(0.001) end end
+local function start(n) started[n] = spawn(run, n) end
+local function join(n) if started[n] then pcall(wait, started[n], 1e8) end end
+local function finish() for n in pairs(started) do join(n) end end
+task(0, function()
+  start(2)
+end)
+task(2, function()
   send(fd5, "2")
-  -- main task
+end)
+task(0, function()
+  after(2)
   send(fd5, "1")
-end
--- task 2
-send(fd5, "2")
-at(1.044)
-send(fd5, "2")
-for _ = 1, 3 do                         -- the next call, repeated
-  fails("EAGAIN", send, fd5, "2")       -- resource temporarily unavailable
-end
-close(fd5)
+end)
+task(2, function()
+  after(3)
+  send(fd5, "2")
+end)
+task(0, function()
+  after(4)
+  send(fd5, "1")
+end)
+task(2, function()
+  after(5)
+  send(fd5, "2")
+end)
+task(0, function()
+  after(6)
+  send(fd5, "1")
+end)
+task(2, function()
+  after(7)
+  send(fd5, "2")
+  at(1.044)
+  send(fd5, "2")
+  for _ = 1, 3 do                       -- the next call, repeated
+    fails("EAGAIN", send, fd5, "2")     -- resource temporarily unavailable
+  end
+  close(fd5)
+end)
+run(0) finish()
 -- end of recording: 48 calls in 1.048s
