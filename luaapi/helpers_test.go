@@ -245,7 +245,7 @@ func TestHelpComplete(t *testing.T) {
 
 func TestNearest(t *testing.T) {
 	for word, want := range map[string]string{"sockett": "socket", "sokcet": "socket", "conect": "connect",
-		"fdss": "fds", "recvv": "recv", "end": "", "x": "", "socket": "", "banana": ""} {
+		"fdss": "fds", "recvv": "recv", "dail": "dial", "lsiten": "listen", "end": "", "x": "", "socket": "", "banana": ""} {
 		if got := Nearest(word); got != want {
 			t.Errorf("Nearest(%q) = %q; want %q", word, got, want)
 		}

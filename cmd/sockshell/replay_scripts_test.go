@@ -19,14 +19,7 @@ var notReplayed = map[string]string{
 // TestScriptsReplay records every scenario script in scripts/, run as
 // TestScripts runs it, and replays the recording: both must exit 0.
 func TestScriptsReplay(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scripts, err := filepath.Glob(filepath.Join(root, "scripts", "*.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, scripts := scenarioScripts(t)
 	for _, script := range scripts {
 		name := filepath.Base(script)
 		t.Run(name, func(t *testing.T) {

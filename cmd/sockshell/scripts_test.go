@@ -17,17 +17,7 @@ const scriptTimeout = 60 * time.Second
 // TestScripts runs every scenario script in scripts/ with no arguments, from
 // the module root, as sockshell SCRIPT.lua: each must exit 0.
 func TestScripts(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scripts, err := filepath.Glob(filepath.Join(root, "scripts", "*.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(scripts) == 0 {
-		t.Fatal("no scripts in scripts/")
-	}
+	root, scripts := scenarioScripts(t)
 	for _, script := range scripts {
 		rel, _ := filepath.Rel(root, script)
 		t.Run(filepath.Base(script), func(t *testing.T) {
@@ -49,4 +39,21 @@ func TestScripts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scenarioScripts returns the module root and the scripts in scripts/.
+func scenarioScripts(t *testing.T) (root string, scripts []string) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, err = filepath.Glob(filepath.Join(root, "scripts", "*.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scripts) == 0 {
+		t.Fatal("no scripts in scripts/")
+	}
+	return root, scripts
 }
