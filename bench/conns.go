@@ -2,13 +2,19 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// memoryLimit is the target for each process's peak resident memory.
-const memoryLimit = 100e6
+// perConnLimit is the target for each process's peak resident memory,
+// divided by the connections it holds.
+const perConnLimit = 6 << 10
+
+// fdMargin is how many descriptors below the per-process limit the largest
+// case stops: the process's own (stdio, epoll, the runtime's) and slack.
+const fdMargin = 1000
 
 // connRun is what one run of the concurrent-connections benchmark gave.
 type connRun struct {
@@ -18,15 +24,23 @@ type connRun struct {
 }
 
 func (s *suite) conns() *section {
-	n := s.size.conns
+	ns := s.connCounts()
+	counts := make([]string, len(ns))
+	for i, n := range ns {
+		counts[i] = strconv.Itoa(n)
+	}
 	sec := &section{
-		title: fmt.Sprintf("4. connections: %d concurrent TCP connections between two sockshell processes, a task per connection", n),
+		title: fmt.Sprintf("4. connections: %s concurrent TCP connections between two sockshell processes, a task per connection", strings.Join(counts, " and ")),
 		notes: []string{
 			"server (bench/lua/conn_server.lua): accepts and spawns a task per connection that echoes one message",
 			"client (bench/lua/conn_client.lua): spawns a task per connection; each connects, waits until all are connected, then does one round trip",
-			"peak RSS: wait4's ru_maxrss of each process; wall: client start to exit",
+			"peak RSS: wait4's ru_maxrss of each process; per connection: the worst run's peak RSS less the idle process's, divided by the connections (KiB); wall: client start to exit",
 		},
-		header: []string{"process", "served (every run)", "peak RSS (median)", "peak RSS (worst)", "wall (median)"},
+		header: []string{"process", "served (every run)", "peak RSS (median)", "peak RSS (worst)", "per connection (worst)", "wall (median)"},
+	}
+	if len(ns) > 1 {
+		sec.notes = append(sec.notes, fmt.Sprintf("%d: the hard RLIMIT_NOFILE (%d) less %d, or the ephemeral ports less %d, whichever is fewer",
+			ns[len(ns)-1], s.nofileMax, fdMargin, fdMargin))
 	}
 	switch {
 	case s.sockshell == "":
@@ -36,25 +50,79 @@ func (s *suite) conns() *section {
 		sec.skipped = s.noTasks
 		return sec
 	}
+	idle, err := runProg(s.size.timeout, s.sockshell, "-e", "x=1")
+	if err != nil {
+		s.fail("connections: the idle process: %v", err)
+		sec.skipped = "failed: " + err.Error()
+		return sec
+	}
+	sec.add("idle process (-e 'x=1')", "-", mb(float64(idle.maxRSS)), "-", "-", "-")
+	for _, n := range ns {
+		if !s.connCase(sec, n, float64(idle.maxRSS)) {
+			break
+		}
+	}
+	return sec
+}
+
+// connCounts are the sizes the benchmark runs: the suite's, then as many
+// as one process's descriptors allow (not with -quick).
+func (s *suite) connCounts() []int {
+	ns := []int{s.size.conns}
+	if s.quick || s.nofileMax == 0 {
+		return ns
+	}
+	limit := int(min(s.nofileMax, 1<<20)) - fdMargin
+	if ports := ephemeralPorts(); ports > 0 {
+		limit = min(limit, ports-fdMargin)
+	}
+	if limit > s.size.conns {
+		ns = append(ns, limit)
+	}
+	return ns
+}
+
+// ephemeralPorts is the size of the kernel's range of source ports, which
+// bounds the connections from one address to one server; 0 if unknown.
+func ephemeralPorts() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || hi < lo {
+		return 0
+	}
+	return hi - lo + 1
+}
+
+// connCase runs n connections s.runs times and adds its rows and targets;
+// it reports whether it ran. idle is the peak RSS of a process that holds
+// none.
+func (s *suite) connCase(sec *section, n int, idle float64) bool {
 	s.logf("connections: %d x %d runs", n, s.runs)
 	var runs []connRun
 	for i := 1; i <= s.runs; i++ {
 		r, err := s.connRun(n)
 		if err != nil {
-			s.fail("connections: %v", err)
-			sec.skipped = "failed: " + err.Error()
+			s.fail("connections: %d: %v", n, err)
+			sec.add(fmt.Sprintf("%d connections", n), "failed: "+err.Error())
 			break
 		}
 		runs = append(runs, r)
 		if s.verbose {
-			s.logf("connections run %d/%d: wall %s, server %s served %d, client %s served %d",
-				i, s.runs, dur(r.wall), mb(float64(r.serverRSS)), r.serverServed, mb(float64(r.clientRSS)), r.clientServed)
+			s.logf("connections %d run %d/%d: wall %s, server %s served %d, client %s served %d",
+				n, i, s.runs, dur(r.wall), mb(float64(r.serverRSS)), r.serverServed, mb(float64(r.clientRSS)), r.clientServed)
 		}
 	}
 	if len(runs) == 0 {
-		return sec
+		return false
 	}
-	allServed := true
 	var srss, crss, walls []float64
 	minServer, minClient := n, n
 	for _, r := range runs {
@@ -63,17 +131,29 @@ func (s *suite) conns() *section {
 		walls = append(walls, r.wall.Seconds())
 		minServer, minClient = min(minServer, r.serverServed), min(minClient, r.clientServed)
 	}
-	allServed = minServer == n && minClient == n
+	allServed := minServer == n && minClient == n
 	_, sWorst := minMax(srss)
 	_, cWorst := minMax(crss)
-	sec.add("server", fmt.Sprintf("%d/%d", minServer, n), mb(median(srss)), mb(sWorst), "-")
-	sec.add("client", fmt.Sprintf("%d/%d", minClient, n), mb(median(crss)), mb(cWorst), secs(median(walls)))
-	sec.targets = append(sec.targets, target{what: "all connections served (both sides, every run)",
+	sPer, cPer := (sWorst-idle)/float64(n), (cWorst-idle)/float64(n)
+	sec.add(fmt.Sprintf("server, %d", n), fmt.Sprintf("%d/%d", minServer, n), mb(median(srss)), mb(sWorst), kib(sPer), "-")
+	sec.add(fmt.Sprintf("client, %d", n), fmt.Sprintf("%d/%d", minClient, n), mb(median(crss)), mb(cWorst), kib(cPer), secs(median(walls)))
+	sec.targets = append(sec.targets, target{what: fmt.Sprintf("%d connections all served (both sides, every run)", n),
 		value: fmt.Sprintf("%d/%d", min(minServer, minClient), n), status: passMiss(allServed)})
-	sec.addTarget("server peak RSS < 100 MB (worst run, MB)", sWorst/1e6, "%.1f", sWorst < memoryLimit)
-	sec.addTarget("client peak RSS < 100 MB (worst run, MB)", cWorst/1e6, "%.1f", cWorst < memoryLimit)
-	return sec
+	for _, side := range []struct {
+		name string
+		per  float64
+	}{{"server", sPer}, {"client", cPer}} {
+		what := fmt.Sprintf("%d: %s peak RSS per connection <= 6 KiB (worst run, KiB)", n, side.name)
+		if s.quick {
+			sec.addNA(what, "-quick: too few connections to weigh one")
+			continue
+		}
+		sec.addTarget(what, side.per/1024, "%.2f", side.per <= perConnLimit)
+	}
+	return true
 }
+
+func kib(bytes float64) string { return fmt.Sprintf("%.2f KiB", bytes/1024) }
 
 func passMiss(pass bool) string {
 	if pass {

@@ -35,6 +35,11 @@ type suite struct {
 	noTasks      string // why tasks (spawn/wait/sleep) cannot be used; "" if they can
 	noRecord     string // why --record cannot be used; "" if it can
 
+	// nofileMax is the hard RLIMIT_NOFILE the suite was started with: the
+	// machine's per-process descriptor limit, which sizes the largest
+	// connections case (0 if unknown).
+	nofileMax uint64
+
 	tools    map[string]string // peer name ("gcc", "lua5.1", ...) -> path
 	missing  map[string]string // peer name -> why it is not there
 	versions []string          // peers' versions, for the header
@@ -103,6 +108,7 @@ func raiseNofile(s *suite) {
 		s.logf("getrlimit: %v", err)
 		return
 	}
+	s.nofileMax = lim.Max
 	if lim.Cur >= want {
 		return
 	}

@@ -1,8 +1,9 @@
 -- conn_client.lua: the client side of the concurrent-connections benchmark.
 -- Spawns N tasks; each connects to ADDR, then waits at a barrier until all N
--- have connected (a counter polled with sleep), so N connections are open at
--- once; then each sends one message, checks the echo and closes. Prints
--- "served N ERRORS" and the time from the barrier opening to the last echo.
+-- have connected (a gate task that polls a counter, which each waits for),
+-- so N connections are open at once; then each sends one message, checks
+-- the echo and closes. Prints "served N ERRORS" and the time from the
+-- barrier opening to the last echo.
 --
 -- usage: sockshell conn_client.lua ADDR N
 local addr = arg[1]
@@ -10,6 +11,9 @@ local n = tonumber(arg[2])
 timeout(120)
 
 local settled, connected, served = 0, 0, 0 -- settled: connected or failed
+local gate = spawn(function()
+	while settled < n do sleep(0.05) end
+end)
 local function client(i)
 	local fd, err = socket("inet", "stream")
 	if fd then
@@ -20,7 +24,7 @@ local function client(i)
 	settled = settled + 1
 	if not fd then error(err) end
 	connected = connected + 1
-	while settled < n do sleep(0.1) end -- barrier: all N open at once
+	wait(gate, 120) -- the barrier: all N open at once
 	local msg = "hello " .. i
 	assert(send(fd, msg) == #msg, "short send")
 	local got = assert(recv(fd, 64))

@@ -11,10 +11,13 @@ package main
 import (
 	"os"
 	"runtime"
+
+	"sockshell/internal/gcpace"
 )
 
 func main() {
 	singleProc()
+	gcpace.Start() // for the process's life
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
