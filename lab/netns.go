@@ -20,10 +20,10 @@ import (
 var ErrPermission = errors.New("needs root (CAP_SYS_ADMIN) to make network namespaces")
 
 // NS is a network namespace of its own, with loopback up. A goroutine
-// locked to an OS thread inside it runs what Do is given; the thread ends
-// with Close, never going back to the process's namespace, so no other
-// goroutine ever runs there by mistake. Its methods are safe for
-// concurrent use.
+// locked to an OS thread inside it runs what Do is given; at Close the
+// thread goes back to the namespace it came from before the goroutine
+// lets go of it, so no other goroutine ever runs in the wrong one. Its
+// methods are safe for concurrent use.
 type NS struct {
 	fd   int
 	req  chan func()
@@ -47,12 +47,23 @@ func NewNS(place func(fd int) int) (*NS, error) {
 	return ns, nil
 }
 
-// run is the namespace's goroutine. It never unlocks its thread: when it
-// returns the runtime ends the thread, whose namespace is not the
-// process's.
+// run is the namespace's goroutine. It unlocks its thread only once the
+// thread is back in its first namespace; if it cannot go back, the
+// goroutine ends locked and the runtime ends the thread with it.
 func (ns *NS) run(ready chan<- error) {
 	runtime.LockOSThread()
 	defer close(ns.done)
+	home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		ready <- fmt.Errorf("open the process's namespace: %w", err)
+		return
+	}
+	defer func() {
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		unix.Close(home)
+	}()
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		if err == unix.EPERM {
 			err = ErrPermission

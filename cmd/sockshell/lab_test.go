@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sockshell/lab"
+)
+
+// needLab skips a test where the process may not make network namespaces.
+func needLab(t *testing.T) {
+	t.Helper()
+	ns, err := lab.NewNS(nil)
+	if errors.Is(err, lab.ErrPermission) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+}
+
+// sockshellOut runs sockshell ARGS and returns what it printed, failing
+// the test unless it exits 0.
+func sockshellOut(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("sockshell", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sockshell %q: %v\n%s%s", args, err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// connectChunk makes a listener on host b, connects to it from host a and
+// prints how long connect took, in ms.
+const connectChunk = `
+host("b")
+local l = assert(socket("inet", "stream"))
+assert(bind(l, "198.18.0.2:0")); assert(listen(l))
+host("a")
+local c = assert(socket("inet", "stream"))
+local t0 = now()
+assert(connect(c, getsockname(l)))
+print(string.format("connect %.1f", (now() - t0) * 1000))
+local s = assert(accept(l))
+expect(info(c).host, "a"); expect(info(s).host, "b")
+`
+
+// TestLabDelay: over --lab "delay 100ms" a connect from a to b takes the
+// SYN's and the SYN-ACK's crossings, at least 200 ms, and not much more.
+func TestLabDelay(t *testing.T) {
+	needLab(t)
+	t.Parallel()
+	out := sockshellOut(t, "--lab", "delay 100ms", "-e", connectChunk)
+	m := regexp.MustCompile(`connect ([0-9.]+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no connect time in:\n%s", out)
+	}
+	ms, _ := strconv.ParseFloat(m[1], 64)
+	if ms < 200 || ms > 400 {
+		t.Fatalf("connect over a 100 ms link took %.1f ms, want 200 ms and a little", ms)
+	}
+	t.Logf("connect took %.1f ms", ms)
+}
+
+// TestLabRetransmission: a data segment the link drops is sent again, and
+// the wire shows both, marked.
+func TestLabRetransmission(t *testing.T) {
+	needLab(t)
+	t.Parallel()
+	out := sockshellOut(t, "--lab", "delay 10ms", "--wire", "-e", connectChunk+`
+assert(drop("a2b"))
+assert(send(c, "hello"))
+expect(recv(s, 10), "hello")
+expect(info(c).total_retrans, 1)
+`)
+	for _, want := range []string{
+		`198\.18\.0\.1:\d+ > 198\.18\.0\.2:\d+ SYN seq 0 win \d+ \[delay 10\.\dms\]`,
+		`PSH-ACK seq 1 ack 1 win \d+ len 5 "hello" \[dropped\]`,
+		`PSH-ACK seq 1 ack 1 win \d+ len 5 "hello" retransmission \[delay 10\.\dms\]`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("no line matching %s in:\n%s", want, out)
+		}
+	}
+}
+
+// TestNetnsIsolation: a --netns session and the machine do not see each
+// other's loopback listeners.
+func TestNetnsIsolation(t *testing.T) {
+	needLab(t)
+	t.Parallel()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out := sockshellOut(t, "--netns", "-e", fmt.Sprintf(`
+local c = assert(socket("inet", "stream"))
+print(connect(c, "%s"))`, ln.Addr()))
+	if !strings.Contains(out, "ECONNREFUSED") {
+		t.Errorf("from --netns, a connect to the machine's %s: %s, want ECONNREFUSED", ln.Addr(), out)
+	}
+
+	cmd := exec.Command("sockshell", "--netns", "-e", `
+local l = assert(socket("inet", "stream"))
+assert(bind(l, "127.0.0.1:0")); assert(listen(l))
+print(getsockname(l))
+io.read()`)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimSpace(line)
+	if c, err := net.Dial("tcp4", addr); err == nil {
+		c.Close()
+		t.Errorf("the machine reached %s, a listener of a --netns session", addr)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial %s: %v, want ECONNREFUSED", addr, err)
+	}
+}
+
+// machine is what the machine's network looks like from the tests'
+// namespace: its links, its named namespaces.
+func machine(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range [][]string{{"ip", "-o", "link"}, {"ip", "netns"}, {"ls", "-a", "/run/netns"}} {
+		out, _ := exec.Command(c[0], c[1:]...).CombinedOutput()
+		fmt.Fprintf(&b, "$ %s\n%s", strings.Join(c, " "), out)
+	}
+	return b.String()
+}
+
+// netnsOf are the network namespaces (their inodes) process pid's
+// threads are in or hold a descriptor of, but the machine's own (the
+// tests').
+func netnsOf(pid int) []string {
+	self, _ := os.Readlink("/proc/self/ns/net")
+	var found []string
+	links, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/ns/net", pid))
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, l := range append(links, fds...) {
+		if ns, err := os.Readlink(l); err == nil && strings.HasPrefix(ns, "net:") && ns != self && !slices.Contains(found, ns) {
+			found = append(found, ns)
+		}
+	}
+	return found
+}
+
+// holders lists the processes whose threads are in one of the namespaces
+// or hold a descriptor of one.
+func holders(inodes []string) []string {
+	var found []string
+	links, _ := filepath.Glob("/proc/[0-9]*/task/*/ns/net")
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, l := range append(links, fds...) {
+		if ns, err := os.Readlink(l); err == nil && slices.Contains(inodes, ns) {
+			found = append(found, l+" -> "+ns)
+		}
+	}
+	return found
+}
+
+// TestLabLeavesNothing: while a lab session runs, and after it is killed
+// with SIGKILL, the machine's links and named namespaces are as they
+// were, and no process is left in or holding the session's namespaces.
+func TestLabLeavesNothing(t *testing.T) {
+	needLab(t)
+	for _, args := range [][]string{{"--lab", "delay 1ms"}, {"--netns", "--lab", "delay 1ms"}, {"--netns"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			before := machine(t)
+			cmd := exec.Command("sockshell", append(args, "-e", `
+if host() ~= "local" then
+  host("b"); local l = assert(socket("inet", "stream")); assert(bind(l, "198.18.0.2:0")); assert(listen(l))
+  host("a"); assert(connect(assert(socket("inet", "stream")), getsockname(l)))
+end
+print("ready"); io.read()`)...)
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("sockshell %q: %q, %v", args, line, err)
+			}
+			during := machine(t)
+			spaces := netnsOf(cmd.Process.Pid)
+			var children []int // the process --netns runs the session in
+			if entries, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)); err == nil {
+				for _, f := range strings.Fields(string(entries)) {
+					pid, _ := strconv.Atoi(f)
+					children = append(children, pid)
+					spaces = append(spaces, netnsOf(pid)...)
+				}
+			}
+			want := 0
+			if slices.Contains(args, "--netns") {
+				want++ // the session's own
+			}
+			if slices.Contains(args, "--lab") {
+				want += 2 // the hosts
+			}
+			if len(slices.Compact(slices.Sorted(slices.Values(spaces)))) < want {
+				t.Errorf("the session's namespaces: %q, want %d at least", spaces, want)
+			}
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if during != before {
+				t.Errorf("during the session, the machine's network changed:\n%s\nwas:\n%s", during, before)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for left := holders(spaces); len(left) > 0; left = holders(spaces) {
+				if time.Now().After(deadline) {
+					t.Fatalf("after SIGKILL, the session's namespaces are still held:\n%s", strings.Join(left, "\n"))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if after := machine(t); after != before {
+				t.Errorf("after the session, the machine's network changed:\n%s\nwas:\n%s", after, before)
+			}
+		})
+	}
+}
+
+// unprivileged returns a command that runs sockshell ARGS as nobody: a
+// copy of the test binary where nobody may run it.
+func unprivileged(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run sockshell as another user")
+	}
+	dir, err := os.MkdirTemp("", "sockshell-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	bin := filepath.Join(dir, "sockshell")
+	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return cmd
+}
+
+// TestLabUnprivileged: without root, --netns and --lab each say in one
+// line that they need it and exit 1; in Lua, lab fails with EPERM and
+// the rest of the session goes on; retransmission.lua says why it skips.
+func TestLabUnprivileged(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		out  string
+		code int
+	}{
+		{[]string{"--netns", "-e", "print(1)"}, "sockshell: --netns: needs root (CAP_SYS_ADMIN) to make network namespaces\n", 1},
+		{[]string{"--lab", "delay 100ms", "-e", "print(1)"}, "sockshell: lab: EPERM: needs root (CAP_SYS_ADMIN) to make network namespaces\n", 1},
+		{[]string{"-e", `print(lab{delay = 0.1}); print(host("a")); local s = assert(socket("inet", "stream")); assert(bind(s, "127.0.0.1:0")); print(info(s).host, "ok")`},
+			"nil\tlab: EPERM: needs root (CAP_SYS_ADMIN) to make network namespaces\tEPERM\n" +
+				"nil\thost: EINVAL: no lab: build one first with lab{...} or --lab\tEINVAL\n" +
+				"nil\tok\n", 0},
+	} {
+		cmd := unprivileged(t, c.args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != c.out || code != c.code {
+			t.Errorf("sockshell %q as nobody: %q, exit %d; want %q, exit %d", c.args, out, code, c.out, c.code)
+		}
+	}
+	script, err := os.ReadFile("../../scripts/retransmission.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := unprivileged(t, "retransmission.lua")
+	if err := os.WriteFile(filepath.Join(cmd.Dir, "retransmission.lua"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "(skipped: lab: EPERM: needs root") {
+		t.Errorf("retransmission.lua as nobody: %v\n%s", err, out)
+	}
+}
