@@ -36,13 +36,10 @@ type NS struct {
 func NewNS(place func(fd int) int) (*NS, error) {
 	ns := &NS{fd: -1, req: make(chan func()), done: make(chan struct{})}
 	ready := make(chan error, 1)
-	go ns.run(ready)
+	go ns.run(ready, place)
 	if err := <-ready; err != nil {
 		<-ns.done
 		return nil, err
-	}
-	if place != nil {
-		ns.fd = place(ns.fd)
 	}
 	return ns, nil
 }
@@ -50,13 +47,16 @@ func NewNS(place func(fd int) int) (*NS, error) {
 // run is the namespace's goroutine. It unlocks its thread only once the
 // thread is back in its first namespace; if it cannot go back, the
 // goroutine ends locked and the runtime ends the thread with it.
-func (ns *NS) run(ready chan<- error) {
+func (ns *NS) run(ready chan<- error, place func(int) int) {
 	runtime.LockOSThread()
 	defer close(ns.done)
 	home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		ready <- fmt.Errorf("open the process's namespace: %w", err)
 		return
+	}
+	if place != nil {
+		home = place(home)
 	}
 	defer func() {
 		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
@@ -80,6 +80,9 @@ func (ns *NS) run(ready chan<- error) {
 		unix.Close(fd)
 		ready <- err
 		return
+	}
+	if place != nil {
+		fd = place(fd)
 	}
 	ns.fd = fd
 	ready <- nil
