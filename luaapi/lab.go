@@ -3,6 +3,8 @@ package luaapi
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -136,6 +138,12 @@ func (rt *Runtime) SetLab(cfg lab.Config) error {
 		return &sock.Error{Op: "lab", FD: -1, Err: errnoOf(err), Detail: err.Error()}
 	}
 	rt.lab = &labState{link: l, cfg: cfg}
+	// sockshell runs Go on one processor (cmd/sockshell's singleProc);
+	// the link's goroutines get one of their own beside the scheduler's.
+	// A bulk transfer over the link: 245 Mbit/s on one, 369 on two.
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	rt.setHost("a")
 	if rt.wire != nil {
 		rt.wireLab()

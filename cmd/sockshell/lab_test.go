@@ -85,7 +85,8 @@ func TestLabDelay(t *testing.T) {
 func TestLabRetransmission(t *testing.T) {
 	needLab(t)
 	t.Parallel()
-	out := sockshellOut(t, "--lab", "delay 10ms", "--wire", "-e", connectChunk+`
+	pcap := filepath.Join(t.TempDir(), "lab.pcap")
+	out := sockshellOut(t, "--lab", "delay 10ms", "--wire", "--pcap", pcap, "-e", connectChunk+`
 assert(drop("a2b"))
 assert(send(c, "hello"))
 expect(recv(s, 10), "hello")
@@ -99,6 +100,20 @@ expect(info(c).total_retrans, 1)
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("no line matching %s in:\n%s", want, out)
 		}
+	}
+	// The pcap has the same packets, Ethernet frames as loopback's.
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		t.Skip("no tcpdump to read the pcap")
+	}
+	dump, err := exec.Command(tcpdump, "-nn", "-r", pcap).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump -r: %v\n%s", err, dump)
+	}
+	shown := len(regexp.MustCompile(`(?m)^wire `).FindAllString(out, -1))
+	hello := regexp.MustCompile(`(?m)^\S+ IP 198\.18\.0\.1\.\d+ > 198\.18\.0\.2\.\d+: Flags \[P\.\], seq 1:6, .*length 5$`)
+	if n := strings.Count(string(dump), "\n") - 1; n != shown || len(hello.FindAllString(string(dump), -1)) != 2 {
+		t.Errorf("tcpdump read %d packets, the wire showed %d, want the same, hello twice:\n%s", n, shown, dump)
 	}
 }
 
