@@ -349,3 +349,63 @@ func TestLabUnprivileged(t *testing.T) {
 		t.Errorf("retransmission.lua as nobody: %v\n%s", err, out)
 	}
 }
+
+// TestNetnsTerminal: the shell of a --netns session with a lab, on a
+// terminal: the child has the terminal (the prompt, line editing), Ctrl-C
+// stops a call that waits and leaves the session, and exit ends both
+// processes with status 0.
+func TestNetnsTerminal(t *testing.T) {
+	needLab(t)
+	term := startTerminal(t, t.TempDir(), "--netns", "--lab", "delay 20ms")
+	term.expect(prompt)
+	term.send("host b\r")
+	term.expect(`\r\nb\r\n`)
+	term.send("socket inet stream\r")
+	term.expect(`\r\n3\r\n`)
+	term.send("bind 3 198.18.0.2:9000\r")
+	term.expect(`\r\nok\r\n`)
+	term.send("listen 3\r")
+	term.expect(`\r\nok\r\n`)
+	term.expect(prompt)
+	term.send("accept 3\r")
+	term.settle()
+	term.send("\x03")
+	term.expect(`error: accept 3: EINTR`)
+	term.expect(prompt)
+	term.send("fds\r")
+	term.expect(`3 +inet +stream +listening +LISTEN +198\.18\.0\.2:9000 .* b\r\n`)
+	term.expect(prompt)
+	term.send("exit\r")
+	select {
+	case <-term.done:
+		if term.err != nil {
+			t.Fatalf("exit: %v\n%s", term.err, term.all())
+		}
+	case <-time.After(ptyTimeout):
+		t.Fatalf("still running after exit:\n%s", term.all())
+	}
+}
+
+// TestNetnsSignal: a SIGTERM to a --netns sockshell reaches the session,
+// which ends as it ends without --netns: status 128+15.
+func TestNetnsSignal(t *testing.T) {
+	needLab(t)
+	t.Parallel()
+	cmd := exec.Command("sockshell", "--netns", "-e", `print("ready"); sleep(30)`)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("%q, %v", line, err)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+15 || time.Since(start) > 5*time.Second {
+		t.Fatalf("after SIGTERM: %v after %v, want exit status 143 at once", err, time.Since(start))
+	}
+}

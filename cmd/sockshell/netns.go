@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -59,7 +60,7 @@ func runInNetns(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	close(done)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		if ws, ok := exit.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return 128 + int(ws.Signal())
 		}
 		return exit.ExitCode()
