@@ -23,8 +23,8 @@ var (
 // maxHeld bounds the packets a direction holds at once, delayed or
 // queued: a flood cannot grow memory without end. Past it, as past a
 // direction's Queue, packets are dropped the way a router's full queue
-// drops them, and counted.
-const maxHeld = 8192
+// drops them, and counted. A variable for the tests.
+var maxHeld = 8192
 
 // maxEvents bounds the events kept for a watcher that has not taken them.
 const maxEvents = 4096

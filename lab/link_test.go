@@ -239,3 +239,28 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldBound: a flood over a long delay is held up to maxHeld packets;
+// the rest are dropped and counted, and what was held arrives.
+func TestHeldBound(t *testing.T) {
+	defer func(n int) { maxHeld = n }(maxHeld)
+	maxHeld = 50
+	l := newLink(t, "delay 150ms")
+	a, b := udpPair(t, l)
+	for i := range 200 {
+		send(t, a, strconv.Itoa(i))
+	}
+	for l.Stats(A2B).Packets < 200 {
+		time.Sleep(time.Millisecond)
+	}
+	st := l.Stats(A2B)
+	l.dirs[A2B].mu.Lock()
+	held := len(l.dirs[A2B].held)
+	l.dirs[A2B].mu.Unlock()
+	if held != 50 || st.QueueFull != 150 {
+		t.Errorf("held %d, counters %+v; want 50 held, 150 dropped", held, st)
+	}
+	if got := received(b); len(got) != 50 || got[0] != "0" || got[49] != "49" {
+		t.Errorf("received %q, want 0 to 49", got)
+	}
+}

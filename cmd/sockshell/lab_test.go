@@ -357,15 +357,11 @@ func TestLabUnprivileged(t *testing.T) {
 func TestNetnsTerminal(t *testing.T) {
 	needLab(t)
 	term := startTerminal(t, t.TempDir(), "--netns", "--lab", "delay 20ms")
-	term.expect(prompt)
-	term.send("host b\r")
-	term.expect(`\r\nb\r\n`)
-	term.send("socket inet stream\r")
-	term.expect(`\r\n3\r\n`)
-	term.send("bind 3 198.18.0.2:9000\r")
-	term.expect(`\r\nok\r\n`)
-	term.send("listen 3\r")
-	term.expect(`\r\nok\r\n`)
+	for _, c := range [][2]string{{"host b", "b"}, {"socket inet stream", "3"}, {"bind 3 198.18.0.2:9000", "ok"}, {"listen 3", "ok"}} {
+		term.expect(prompt)
+		term.send(c[0] + "\r")
+		term.expect(`\r\n` + c[1] + `\r\n`)
+	}
 	term.expect(prompt)
 	term.send("accept 3\r")
 	term.settle()
