@@ -69,11 +69,7 @@ func runLab(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if err := rt.SetLab(cfg); err != nil {
 		return failure(err), nil
 	}
-	if rt.rec != nil {
-		// Recorded in words, whichever form the call took.
-		rt.reported = true
-		rt.emit(specIndex["lab"], rt.s.cur, []record.Value{{Kind: record.Str, V: cfg.String()}}, nil)
-	}
+	rt.reported = true // by SetLab
 	return rt.ret1(lua.LString(rt.labText())), nil
 }
 
@@ -122,8 +118,20 @@ func labTable(cfg *lab.Config, t *lua.LTable) error {
 }
 
 // SetLab builds the lab with cfg, or changes its settings if it is built.
-// The first build makes host a the one the next sockets are made on.
+// The first build makes host a the one the next sockets are made on. A
+// recording gets it as a call of lab in words, whether it came from Lua,
+// the shell or --lab.
 func (rt *Runtime) SetLab(cfg lab.Config) error {
+	if err := rt.setLab(cfg); err != nil {
+		return err
+	}
+	if rt.rec != nil {
+		rt.emit(specIndex["lab"], rt.s.cur, []record.Value{{Kind: record.Str, V: cfg.String()}}, nil)
+	}
+	return nil
+}
+
+func (rt *Runtime) setLab(cfg lab.Config) error {
 	if rt.lab != nil {
 		rt.lab.link.Set(cfg)
 		rt.lab.cfg = cfg

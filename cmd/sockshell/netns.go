@@ -74,7 +74,7 @@ func runInNetns(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // enterNetns finishes what runInNetns started, in the child: loopback up.
 // It reports whether this is that child.
-func enterNetns(stderr io.Writer) (child bool, err error) {
+func enterNetns() (child bool, err error) {
 	if os.Getenv(netnsChild) == "" {
 		return false, nil
 	}

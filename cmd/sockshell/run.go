@@ -222,7 +222,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		fmt.Fprintf(stdout, "sockshell %s\n", version)
 		return 0
 	}
-	child, err := enterNetns(stderr)
+	child, err := enterNetns()
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: --netns: %v\n", err)
 		return 1
