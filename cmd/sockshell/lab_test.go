@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -265,13 +264,10 @@ print("ready"); io.read()`)...)
 	}
 }
 
-// unprivileged returns a command that runs sockshell ARGS as nobody: a
-// copy of the test binary where nobody may run it.
-func unprivileged(t *testing.T, args ...string) *exec.Cmd {
+// nobodyDir makes a directory where nobody may run a copy of the test
+// binary named sockshell, removed when the test ends.
+func nobodyDir(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root, to run sockshell as another user")
-	}
 	dir, err := os.MkdirTemp("", "sockshell-nobody")
 	if err != nil {
 		t.Fatal(err)
@@ -281,36 +277,53 @@ func unprivileged(t *testing.T, args ...string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.Open(self)
+	b, err := os.ReadFile(self)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	bin := filepath.Join(dir, "sockshell")
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "sockshell"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	return cmd
+	return dir
+}
+
+// asNobody runs sockshell ARGS in dir as nobody and returns its output
+// and exit status.
+func asNobody(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	for try := 0; ; try++ {
+		cmd := exec.Command(filepath.Join(dir, "sockshell"), args...)
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case errors.Is(err, syscall.ETXTBSY) && try < 50:
+			// A program another test started in the moment the copy was
+			// written still has it open, until it runs.
+			time.Sleep(20 * time.Millisecond)
+			continue
+		case errors.As(err, &exit):
+			return string(out), exit.ExitCode()
+		case err != nil:
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
 }
 
 // TestLabUnprivileged: without root, --netns and --lab each say in one
 // line that they need it and exit 1; in Lua, lab fails with EPERM and
 // the rest of the session goes on; retransmission.lua says why it skips.
 func TestLabUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run sockshell as another user")
+	}
 	t.Parallel()
+	dir := nobodyDir(t)
 	for _, c := range []struct {
 		args []string
 		out  string
@@ -323,16 +336,8 @@ func TestLabUnprivileged(t *testing.T) {
 				"nil\thost: EINVAL: no lab: build one first with lab{...} or --lab\tEINVAL\n" +
 				"nil\tok\n", 0},
 	} {
-		cmd := unprivileged(t, c.args...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if string(out) != c.out || code != c.code {
+		out, code := asNobody(t, dir, c.args...)
+		if out != c.out || code != c.code {
 			t.Errorf("sockshell %q as nobody: %q, exit %d; want %q, exit %d", c.args, out, code, c.out, c.code)
 		}
 	}
@@ -340,13 +345,11 @@ func TestLabUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := unprivileged(t, "retransmission.lua")
-	if err := os.WriteFile(filepath.Join(cmd.Dir, "retransmission.lua"), script, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "retransmission.lua"), script, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "(skipped: lab: EPERM: needs root") {
-		t.Errorf("retransmission.lua as nobody: %v\n%s", err, out)
+	if out, code := asNobody(t, dir, "retransmission.lua"); code != 0 || !strings.Contains(out, "(skipped: lab: EPERM: needs root") {
+		t.Errorf("retransmission.lua as nobody: exit %d\n%s", code, out)
 	}
 }
 
