@@ -94,22 +94,14 @@ func udpPair(t *testing.T, l *Link) (a, b int) {
 	if err := unix.Connect(fds[0], &unix.SockaddrInet4{Addr: AddrB.As4(), Port: 7000}); err != nil {
 		t.Fatal(err)
 	}
-	unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 200000})
+	unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000})
+	sent[fds[0]] = 0
 	return fds[0], fds[1]
 }
 
-// received reads datagrams until none comes for 200 ms.
-func received(fd int) []string {
-	var got []string
-	buf := make([]byte, 2048)
-	for {
-		n, err := unix.Read(fd, buf)
-		if err != nil {
-			return got
-		}
-		got = append(got, string(buf[:n]))
-	}
-}
+// sent counts the datagrams send wrote on each socket (the tests run one
+// at a time).
+var sent = map[int]int64{}
 
 func send(t *testing.T, fd int, msgs ...string) {
 	t.Helper()
@@ -117,6 +109,36 @@ func send(t *testing.T, fd int, msgs ...string) {
 		if _, err := unix.Write(fd, []byte(m)); err != nil {
 			t.Fatal(err)
 		}
+		sent[fd]++
+	}
+}
+
+// received returns the datagrams b got once the link has taken every one
+// a sent and holds none: waiting on the link, not on a quiet spell, so
+// that a loaded machine's pauses do not cut it short.
+func received(t *testing.T, l *Link, a, b int) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.dirs[A2B].mu.Lock()
+		held := len(l.dirs[A2B].held)
+		l.dirs[A2B].mu.Unlock()
+		if held == 0 && l.Stats(A2B).Packets >= sent[a] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the link still holds %d packets, has taken %+v of %d", held, l.Stats(A2B), sent[a])
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var got []string
+	buf := make([]byte, 2048)
+	for {
+		n, err := unix.Read(b, buf) // SO_RCVTIMEO: what the kernel has yet to hand over
+		if err != nil {
+			return got
+		}
+		got = append(got, string(buf[:n]))
 	}
 }
 
@@ -126,7 +148,7 @@ func TestDupAndLoss(t *testing.T) {
 	l := newLink(t, "dup 100%")
 	a, b := udpPair(t, l)
 	send(t, a, "1", "2")
-	if got := strings.Join(received(b), " "); got != "1 1 2 2" {
+	if got := strings.Join(received(t, l, a, b), " "); got != "1 1 2 2" {
 		t.Errorf("dup 100%%: got %q, want 1 1 2 2", got)
 	}
 	lost := func(seed string) string {
@@ -137,7 +159,7 @@ func TestDupAndLoss(t *testing.T) {
 			msgs = append(msgs, strconv.Itoa(i))
 		}
 		send(t, a, msgs...)
-		return strings.Join(received(b), " ")
+		return strings.Join(received(t, l, a, b), " ")
 	}
 	first, again, other := lost("7"), lost("8"), lost("7")
 	if first != other || first == again || len(strings.Fields(first)) > 18 || len(strings.Fields(first)) < 2 {
@@ -155,7 +177,7 @@ func TestDrop(t *testing.T) {
 	a, b := udpPair(t, l)
 	l.Drop(A2B, 2)
 	send(t, a, "1", "2", "3")
-	if got := strings.Join(received(b), " "); got != "3" {
+	if got := strings.Join(received(t, l, a, b), " "); got != "3" {
 		t.Errorf("drop 2: got %q, want 3", got)
 	}
 }
@@ -170,9 +192,9 @@ func TestRateAndQueue(t *testing.T) {
 	for range 20 {
 		send(t, a, payload)
 	}
-	got := received(b)
-	took := time.Since(start) - 200*time.Millisecond // received waits 200 ms for more
-	if len(got) != 20 || took < 150*time.Millisecond || took > 400*time.Millisecond {
+	got := received(t, l, a, b)
+	took := time.Since(start) - 100*time.Millisecond // received's last read waits 100 ms
+	if len(got) != 20 || took < 150*time.Millisecond || took > time.Second {
 		t.Errorf("rate 1mbit: %d datagrams in %v, want 20 in 160 ms", len(got), took)
 	}
 	c, _ := Parse("rate 1mbit queue 5")
@@ -180,7 +202,7 @@ func TestRateAndQueue(t *testing.T) {
 	for range 20 {
 		send(t, a, payload)
 	}
-	got = received(b)
+	got = received(t, l, a, b)
 	if st := l.Stats(A2B); len(got) < 5 || len(got) > 7 || st.QueueFull != int64(20-len(got)) {
 		t.Errorf("queue 5: %d datagrams through, counters %+v", len(got), st)
 	}
@@ -198,7 +220,7 @@ func TestReorder(t *testing.T) {
 	}
 	l.Set(NewConfig())
 	send(t, a, "2")
-	if got := strings.Join(received(b), " "); got != "2 1" {
+	if got := strings.Join(received(t, l, a, b), " "); got != "2 1" {
 		t.Errorf("got %q, want 2 1", got)
 	}
 }
@@ -260,7 +282,7 @@ func TestHeldBound(t *testing.T) {
 	if held != 50 || st.QueueFull != 150 {
 		t.Errorf("held %d, counters %+v; want 50 held, 150 dropped", held, st)
 	}
-	if got := received(b); len(got) != 50 || got[0] != "0" || got[49] != "49" {
+	if got := received(t, l, a, b); len(got) != 50 || got[0] != "0" || got[49] != "49" {
 		t.Errorf("received %q, want 0 to 49", got)
 	}
 }

@@ -90,7 +90,7 @@ var socketOps = []*Spec{
 		Doc: "set the session default timeout (0: none); without SECONDS show it", Returns: "the default timeout in seconds (0: none)",
 		recorded: true, run: runTimeout},
 	{Name: "info", Params: params(p("fd", KFD)), Results: results(KInfo),
-		Doc: "the descriptor's row: state, addresses, byte counts, kernel queues and TCP state", Returns: "a table with fd, domain, type, state, tcp_state, local, remote, sent, received, recvq, sendq, buffered; with TLS also tls_version, tls_cipher, tls_alpn, tls_peer",
+		Doc: "the descriptor's row: state, addresses, byte counts, kernel queues and TCP state", Returns: "a table with fd, domain, type, state, tcp_state, local, remote, sent, received, recvq, sendq, buffered; with TLS also tls_version, tls_cipher, tls_alpn, tls_peer; on a lab host, host",
 		checked: true, run: runInfo},
 	{Name: "fds", Results: results(KInfoList),
 		Doc: "the descriptor table", Returns: "a list of info tables, ordered by fd",
