@@ -231,6 +231,15 @@ func runDrop(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	return rt.ret1(lua.LTrue), nil
 }
 
+// labNotify is the eventfd the lab's link makes readable when it has
+// packets for the wire, -1 without a lab.
+func (rt *Runtime) labNotify() int {
+	if rt.lab == nil {
+		return -1
+	}
+	return rt.lab.link.NotifyFD()
+}
+
 // closeLab takes the lab down: its namespaces and devices go with it.
 func (rt *Runtime) closeLab() {
 	if rt.lab == nil {

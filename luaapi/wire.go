@@ -155,7 +155,7 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 	if rt.lab != nil {
 		rt.lab.link.Watch(true)
 	}
-	go rt.wireWatch(ws)
+	go rt.wireWatch(ws, rt.labNotify())
 	return nil
 }
 
@@ -168,7 +168,7 @@ func (rt *Runtime) wireLab() {
 	unix.Read(ws.wake, b[:])
 	ws.quit, ws.done = make(chan struct{}), make(chan struct{})
 	rt.lab.link.Watch(true)
-	go rt.wireWatch(ws)
+	go rt.wireWatch(ws, rt.labNotify())
 }
 
 // stopWatch stops the goroutine and waits until it has.
@@ -201,13 +201,13 @@ func (rt *Runtime) stopWire() {
 }
 
 // wireWatch is the goroutine: it waits until packets are queued (on the
-// packet socket, or by the lab's link), has the scheduler read them, and
-// waits again once it has.
-func (rt *Runtime) wireWatch(ws *wireState) {
+// packet socket, or by the lab's link when link is its eventfd, not -1),
+// has the scheduler read them, and waits again once it has.
+func (rt *Runtime) wireWatch(ws *wireState, link int) {
 	defer close(ws.done)
 	fds := []unix.PollFd{{Fd: int32(ws.wake), Events: unix.POLLIN}, {Fd: int32(ws.c.FD()), Events: unix.POLLIN}}
-	if rt.lab != nil {
-		fds = append(fds, unix.PollFd{Fd: int32(rt.lab.link.NotifyFD()), Events: unix.POLLIN})
+	if link >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(link), Events: unix.POLLIN})
 	}
 	for {
 		for i := range fds {
