@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -354,6 +355,10 @@ func descriptorTable(rows []sock.Info) string {
 	if withTLS { // a column only when some descriptor speaks TLS
 		header += "\tTLS"
 	}
+	withHost := slices.ContainsFunc(rows, func(in sock.Info) bool { return in.Host != "" })
+	if withHost { // a column only in a lab
+		header += "\tHOST"
+	}
 	fmt.Fprintln(tw, header)
 	for _, in := range rows {
 		dash := func(s string) string {
@@ -370,6 +375,9 @@ func descriptorTable(rows []sock.Info) string {
 			dash(in.TCPState), dash(in.Local), dash(in.Remote), in.Sent, in.Received, recvq, in.SendQ)
 		if withTLS {
 			fmt.Fprintf(tw, "\t%s", tlsCell(in))
+		}
+		if withHost {
+			fmt.Fprintf(tw, "\t%s", cmp.Or(in.Host, "-"))
 		}
 		fmt.Fprintln(tw)
 	}

@@ -460,6 +460,9 @@ var failExamples = map[string]string{
 	"workers":     "workers srv.lua: ENOENT: no such file or directory",
 	"wire":        "wire: EPERM: needs root or CAP_NET_RAW",
 	"tcp":         "tcp 3: EOPNOTSUPP: not a TCP socket",
+	"lab":         "lab: EPERM: needs root (CAP_SYS_ADMIN) to make network namespaces",
+	"host":        "host: EINVAL: no lab: build one first with lab{...} or --lab",
+	"drop":        "drop c2d: EINVAL: expected a direction: a2b or b2a",
 	"record":      "record /nonexistent/rec.lua: ENOENT: no such file or directory",
 	"replay":      "replay rec.lua: ENOENT: no such file or directory",
 }

@@ -22,7 +22,7 @@ var (
 )
 
 func init() {
-	specs = slices.Concat(socketOps, talkOps, framingOps, interactOps, tlsOps, logOps, taskOps, poolOps, wireOps, helperOps)
+	specs = slices.Concat(socketOps, talkOps, framingOps, interactOps, tlsOps, logOps, taskOps, poolOps, wireOps, labOps, helperOps)
 	specIndex = make(map[string]*Spec, len(specs))
 	for _, s := range specs {
 		specIndex[s.Name] = s
@@ -90,7 +90,7 @@ var socketOps = []*Spec{
 		Doc: "set the session default timeout (0: none); without SECONDS show it", Returns: "the default timeout in seconds (0: none)",
 		recorded: true, run: runTimeout},
 	{Name: "info", Params: params(p("fd", KFD)), Results: results(KInfo),
-		Doc: "the descriptor's row: state, addresses, byte counts, kernel queues and TCP state", Returns: "a table with fd, domain, type, state, tcp_state, local, remote, sent, received, recvq, sendq, buffered; with TLS also tls_version, tls_cipher, tls_alpn, tls_peer",
+		Doc: "the descriptor's row: state, addresses, byte counts, kernel queues and TCP state", Returns: "a table with fd, domain, type, state, tcp_state, local, remote, sent, received, recvq, sendq, buffered; with TLS also tls_version, tls_cipher, tls_alpn, tls_peer; on a lab host, host",
 		checked: true, run: runInfo},
 	{Name: "fds", Results: results(KInfoList),
 		Doc: "the descriptor table", Returns: "a list of info tables, ordered by fd",
@@ -582,7 +582,7 @@ func infoTable(L *lua.LState, in sock.Info) *lua.LTable {
 	t.RawSetString("recvq", lua.LNumber(in.RecvQ))
 	t.RawSetString("sendq", lua.LNumber(in.SendQ))
 	t.RawSetString("buffered", lua.LNumber(in.Buffered))
-	for k, v := range map[string]string{"tls_version": in.TLSVersion, "tls_cipher": in.TLSCipher, "tls_alpn": in.TLSALPN, "tls_peer": in.TLSPeer} {
+	for k, v := range map[string]string{"host": in.Host, "tls_version": in.TLSVersion, "tls_cipher": in.TLSCipher, "tls_alpn": in.TLSALPN, "tls_peer": in.TLSPeer} {
 		if v != "" {
 			t.RawSetString(k, lua.LString(v))
 		}
@@ -603,7 +603,8 @@ func InfoFromTable(t *lua.LTable) sock.Info {
 	return sock.Info{FD: int(num("fd")), Domain: str("domain"), Type: str("type"), State: str("state"),
 		TCPState: str("tcp_state"), Local: str("local"), Remote: str("remote"), Sent: num("sent"),
 		Received: num("received"), RecvQ: int(num("recvq")), SendQ: int(num("sendq")), Buffered: int(num("buffered")),
-		TLSVersion: str("tls_version"), TLSCipher: str("tls_cipher"), TLSALPN: str("tls_alpn"), TLSPeer: str("tls_peer")}
+		TLSVersion: str("tls_version"), TLSCipher: str("tls_cipher"), TLSALPN: str("tls_alpn"), TLSPeer: str("tls_peer"),
+		Host: str("host")}
 }
 
 func runPoll(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {

@@ -77,6 +77,7 @@ type Runtime struct {
 	procs       *workerSet     // see workers.go
 	tlog        *trafficLog    // the traffic log, nil when off (trafficlog.go)
 	wire        *wireState     // see wire.go
+	lab         *labState      // the lab, nil until built (lab.go)
 	talk        talkState      // see interact.go
 	reported    bool           // the running call reports itself to the recorder (talk.go)
 
@@ -178,6 +179,7 @@ func (rt *Runtime) Close() {
 	rt.stopWorkers()    // worker processes (workers.go)
 	rt.stopGoroutines() // lookups, the limits watcher (lookup.go)
 	rt.table.CloseAll()
+	rt.closeLab() // after the sockets made in its namespaces (lab.go)
 	rt.stopLog()
 	rt.s.close()
 	rt.ls.Close()

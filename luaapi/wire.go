@@ -3,6 +3,7 @@ package luaapi
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sockshell/internal/lowfd"
+	"sockshell/lab"
 	"sockshell/sock"
 	"sockshell/wire"
 )
@@ -23,7 +25,7 @@ var wireOps = []*Spec{
 		Doc: "the kernel's counters of FD's TCP connection (TCP_INFO; all TCP descriptors without FD): rtt/rttvar and rto in ms, cwnd, ssthresh, retransmits, segments in and out, bytes acked, delivery rate", Returns: "one line per descriptor",
 		checked: true, run: runTCP},
 	{Name: "packets", Results: results(KTable),
-		Doc: "the packets the wire saw since the last call (the last 1000 at most), for a script to check", Returns: "a list of {time, src, dst, proto, flags, seq, ack, win, len, data}",
+		Doc: "the packets the wire saw since the last call (the last 1000 at most), for a script to check", Returns: "a list of {time, src, dst, proto, flags, seq, ack, win, len, data}, with retrans=true for a retransmitted segment and link= what the lab's link did to it",
 		run: runPackets},
 }
 
@@ -102,6 +104,12 @@ func runPackets(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 			}
 			t.RawSetString("win", lua.LNumber(p.Window))
 		}
+		if p.Retrans {
+			t.RawSetString("retrans", lua.LTrue)
+		}
+		if p.Link != "" {
+			t.RawSetString("link", lua.LString(p.Link))
+		}
 		t.RawSetString("len", lua.LNumber(len(p.Payload)))
 		t.RawSetString("data", lua.LString(p.Payload))
 		list.Append(t)
@@ -144,8 +152,30 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 	ws.wake = lowfd.Private(wake)
 	rt.wire = ws
 	rt.wirePorts()
-	go rt.wireWatch(ws)
+	if rt.lab != nil {
+		rt.lab.link.Watch(true)
+	}
+	go rt.wireWatch(ws, rt.labNotify())
 	return nil
+}
+
+// wireLab has the wire watch the lab's link too, built after the wire
+// was turned on: the goroutine starts again with the link's descriptor.
+func (rt *Runtime) wireLab() {
+	ws := rt.wire
+	ws.stopWatch()
+	var b [8]byte
+	unix.Read(ws.wake, b[:])
+	ws.quit, ws.done = make(chan struct{}), make(chan struct{})
+	rt.lab.link.Watch(true)
+	go rt.wireWatch(ws, rt.labNotify())
+}
+
+// stopWatch stops the goroutine and waits until it has.
+func (ws *wireState) stopWatch() {
+	close(ws.quit)
+	unix.Write(ws.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	<-ws.done
 }
 
 // stopWire turns the wire view off: the goroutine stops, what the kernel
@@ -157,9 +187,10 @@ func (rt *Runtime) stopWire() {
 	}
 	rt.wireDrain(false)
 	rt.wire = nil
-	close(ws.quit)
-	unix.Write(ws.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	<-ws.done
+	if rt.lab != nil {
+		rt.lab.link.Watch(false)
+	}
+	ws.stopWatch()
 	unix.Close(ws.wake)
 	ws.c.Close()
 	if ws.pcap != nil {
@@ -169,20 +200,26 @@ func (rt *Runtime) stopWire() {
 	}
 }
 
-// wireWatch is the goroutine: it waits until packets are queued, has the
-// scheduler read them, and waits again once it has.
-func (rt *Runtime) wireWatch(ws *wireState) {
+// wireWatch is the goroutine: it waits until packets are queued (on the
+// packet socket, or by the lab's link when link is its eventfd, not -1),
+// has the scheduler read them, and waits again once it has.
+func (rt *Runtime) wireWatch(ws *wireState, link int) {
 	defer close(ws.done)
-	fds := []unix.PollFd{{Fd: int32(ws.c.FD()), Events: unix.POLLIN}, {Fd: int32(ws.wake), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: int32(ws.wake), Events: unix.POLLIN}, {Fd: int32(ws.c.FD()), Events: unix.POLLIN}}
+	if link >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(link), Events: unix.POLLIN})
+	}
 	for {
-		fds[0].Revents, fds[1].Revents = 0, 0
+		for i := range fds {
+			fds[i].Revents = 0
+		}
 		if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
 			return
 		}
-		if fds[1].Revents != 0 {
+		if fds[0].Revents != 0 {
 			return
 		}
-		if fds[0].Revents == 0 {
+		if !slices.ContainsFunc(fds[1:], func(f unix.PollFd) bool { return f.Revents != 0 }) {
 			continue
 		}
 		read := make(chan struct{})
@@ -270,19 +307,9 @@ func (rt *Runtime) wireDrain(linger bool) {
 				continue // past maxPorts the kernel passes every port
 			}
 			n++
-			if ws.pcap != nil {
-				if err := ws.pcap.Write(f); err != nil {
-					fmt.Fprintf(rt.err, "wire: %v\n", err)
-				}
-			}
-			if ws.show {
-				fmt.Fprintln(rt.out, "wire "+p.Line(ws.start))
-			}
-			if len(ws.log) == maxLog {
-				ws.log = append(ws.log[:0], ws.log[1:]...)
-			}
-			ws.log = append(ws.log, p)
+			rt.wireShow(p, f)
 		}
+		n += rt.wireLinkDrain()
 		if n > 0 && ws.pcap != nil {
 			ws.pcap.Flush()
 		}
@@ -294,6 +321,56 @@ func (rt *Runtime) wireDrain(linger bool) {
 			return
 		}
 	}
+}
+
+// wireShow shows one packet, writes it to the pcap and keeps it for
+// packets().
+func (rt *Runtime) wireShow(p wire.Packet, f wire.Frame) {
+	ws := rt.wire
+	if ws.pcap != nil {
+		if err := ws.pcap.Write(f); err != nil {
+			fmt.Fprintf(rt.err, "wire: %v\n", err)
+		}
+	}
+	if ws.show {
+		fmt.Fprintln(rt.out, "wire "+p.Line(ws.start))
+	}
+	if len(ws.log) == maxLog {
+		ws.log = append(ws.log[:0], ws.log[1:]...)
+	}
+	ws.log = append(ws.log, p)
+}
+
+// wireLinkDrain shows the packets the lab's link carried since the last
+// time, each marked with what the link did to it, and returns how many.
+// In the pcap each gets an Ethernet header, as loopback's frames have.
+func (rt *Runtime) wireLinkDrain() int {
+	if rt.lab == nil {
+		return 0
+	}
+	evs, missed := rt.lab.link.Events()
+	if missed > 0 {
+		fmt.Fprintf(rt.err, "wire: %d packets of the lab's link not shown (they came faster than they were shown)\n", missed)
+	}
+	// The two directions' goroutines each add theirs: in time order.
+	slices.SortStableFunc(evs, func(a, b lab.Event) int { return a.Time.Compare(b.Time) })
+	n := 0
+	for _, e := range evs {
+		p, ok := rt.wire.d.DecodeIP(e.Packet, e.Time)
+		if !ok {
+			continue
+		}
+		p.Link = e.What()
+		frame := make([]byte, 14+len(e.Packet))
+		frame[12], frame[13] = 0x08, 0x00
+		if e.Packet[0]>>4 == 6 {
+			frame[12], frame[13] = 0x86, 0xdd
+		}
+		copy(frame[14:], e.Packet)
+		rt.wireShow(p, wire.Frame{Time: e.Time, Data: frame, Len: len(frame)})
+		n++
+	}
+	return n
 }
 
 // wirePorts sets the kernel filter to the session's ports: every inet

@@ -23,6 +23,7 @@ type Info struct {
 	Remote   string
 	Sent     int64
 	Received int64
+	Host     string // the lab host the socket was made on; "" for the session's own
 	// RecvQ and SendQ are the kernel's queue figures, as ss shows them
 	// except where noted. A listening socket: the connections waiting to
 	// be accepted, and the backlog. TCP: bytes not yet read (SIOCINQ;
@@ -70,7 +71,7 @@ func (t *Table) Info(fd int) (Info, error) {
 	}
 	in := Info{
 		FD: fd, Domain: DomainName(e.Domain), Type: TypeName(e.Type),
-		Sent: e.Sent, Received: e.Received, Buffered: e.Buffered(),
+		Sent: e.Sent, Received: e.Received, Buffered: e.Buffered(), Host: e.Host,
 	}
 	if e.layer != nil && e.layer.tls != nil {
 		e.layer.tls.state(&in)

@@ -67,6 +67,10 @@ type Entry struct {
 	// the name TLS verifies by default.
 	layer    *layer
 	dialHost string
+
+	// Host is where the socket was made (Table.Host then), "" for the
+	// session's own network namespace.
+	Host string
 }
 
 // State is the socket's state as the API sees it: created, bound,
@@ -125,6 +129,12 @@ type Table struct {
 	Names Names
 
 	tap Tap // see SetTap
+
+	// Make, when set, makes the sockets Socket makes, as socket(2) does:
+	// in another network namespace, named Host. Accepted connections are
+	// their listener's host's.
+	Make func(domain, typ, proto int) (int, error)
+	Host string
 }
 
 // permit checks a destination against Allow.
@@ -203,11 +213,15 @@ func (t *Table) Socket(domain, typ string) (int, error) {
 	if !ok {
 		return -1, Invalid("socket", -1, "bad type %q: expected stream, dgram or seqpacket", typ)
 	}
-	fd, err := unix.Socket(d, ty|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	mk := unix.Socket
+	if t.Make != nil {
+		mk = t.Make
+	}
+	fd, err := mk(d, ty|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, &Error{Op: "socket", FD: -1, Addr: domain + " " + typ, Err: err}
 	}
-	t.add(&Entry{FD: fd, Domain: d, Type: ty})
+	t.add(&Entry{FD: fd, Domain: d, Type: ty, Host: t.Host})
 	return fd, nil
 }
 
@@ -255,7 +269,7 @@ func (t *Table) Accept(fd int) (int, unix.Sockaddr, error) {
 	if err != nil {
 		return -1, nil, attempt("accept", fd, "", err)
 	}
-	t.add(&Entry{FD: nfd, Domain: e.Domain, Type: e.Type, bound: true, connected: true, remote: sa})
+	t.add(&Entry{FD: nfd, Domain: e.Domain, Type: e.Type, bound: true, connected: true, remote: sa, Host: e.Host})
 	return nfd, sa, nil
 }
 

@@ -23,6 +23,12 @@ type Packet struct {
 	HasAck   bool
 	Window   uint16
 	Payload  []byte
+	// Retrans marks a TCP segment whose sequence range was seen before:
+	// the sender sent it again.
+	Retrans bool
+	// Link is what the lab's link did to the packet ("lost", "delay
+	// 100.0ms"...): set by the caller for a packet the link carried.
+	Link string
 }
 
 // Decoder decodes frames into packets, keeping each TCP connection's
@@ -33,15 +39,19 @@ type Packet struct {
 // layers package would do it, but its init builds tables for every
 // protocol it knows, 13 ms at every start of sockshell, wire or not.
 type Decoder struct {
-	isn map[netip.AddrPort]map[netip.AddrPort]uint32 // by sender, receiver
+	isn  map[netip.AddrPort]map[netip.AddrPort]uint32 // by sender, receiver
+	next map[flow]uint32                              // the sequence number after the highest seen
 }
+
+// flow is one direction of a connection.
+type flow struct{ src, dst netip.AddrPort }
 
 // maxConns bounds the connections a Decoder remembers.
 const maxConns = 4096
 
 // NewDecoder returns a decoder of Ethernet frames.
 func NewDecoder() *Decoder {
-	return &Decoder{isn: map[netip.AddrPort]map[netip.AddrPort]uint32{}}
+	return &Decoder{isn: map[netip.AddrPort]map[netip.AddrPort]uint32{}, next: map[flow]uint32{}}
 }
 
 // The TCP flags, in the header's 14th byte.
@@ -64,13 +74,31 @@ func (d *Decoder) Decode(f Frame) (p Packet, ok bool) {
 	if len(b) < 14 {
 		return p, false
 	}
+	var version byte
+	switch binary.BigEndian.Uint16(b[12:14]) {
+	case 0x0800:
+		version = 4
+	case 0x86dd:
+		version = 6
+	}
+	if version == 0 || len(b) == 14 || b[14]>>4 != version {
+		return p, false
+	}
+	return d.DecodeIP(b[14:], f.Time)
+}
+
+// DecodeIP decodes an IP packet with no link-layer header before it (what
+// a TUN device carries), taken at time t, as Decode does a frame.
+func (d *Decoder) DecodeIP(ip []byte, t time.Time) (p Packet, ok bool) {
+	if len(ip) < 1 {
+		return p, false
+	}
 	var src, dst netip.Addr
 	var proto byte
 	var l4 []byte
-	switch binary.BigEndian.Uint16(b[12:14]) {
-	case 0x0800:
-		ip := b[14:]
-		if len(ip) < 20 || ip[0]>>4 != 4 {
+	switch ip[0] >> 4 {
+	case 4:
+		if len(ip) < 20 {
 			return p, false
 		}
 		ihl, total := int(ip[0]&0xf)*4, int(binary.BigEndian.Uint16(ip[2:4]))
@@ -79,9 +107,8 @@ func (d *Decoder) Decode(f Frame) (p Packet, ok bool) {
 		}
 		src, dst, proto = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), ip[9]
 		l4 = ip[ihl:total]
-	case 0x86dd:
-		ip := b[14:]
-		if len(ip) < 40 || ip[0]>>4 != 6 {
+	case 6:
+		if len(ip) < 40 {
 			return p, false
 		}
 		n := int(binary.BigEndian.Uint16(ip[4:6]))
@@ -93,7 +120,7 @@ func (d *Decoder) Decode(f Frame) (p Packet, ok bool) {
 	default:
 		return p, false
 	}
-	p.Time = f.Time
+	p.Time = t
 	switch proto {
 	case 6: // TCP
 		if len(l4) < 20 {
@@ -108,8 +135,10 @@ func (d *Decoder) Decode(f Frame) (p Packet, ok bool) {
 		p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:2]))
 		p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:4]))
 		p.Flags, p.HasAck, p.Window = flags(fl), fl&flagACK != 0, binary.BigEndian.Uint16(l4[14:16])
-		p.Seq, p.Ack = d.relative(p.Src, p.Dst, fl, binary.BigEndian.Uint32(l4[4:8]), binary.BigEndian.Uint32(l4[8:12]))
+		seq := binary.BigEndian.Uint32(l4[4:8])
+		p.Seq, p.Ack = d.relative(p.Src, p.Dst, fl, seq, binary.BigEndian.Uint32(l4[8:12]))
 		p.Payload = append([]byte(nil), l4[off:]...)
+		p.Retrans = d.again(flow{p.Src, p.Dst}, fl, seq, uint32(len(p.Payload)))
 	case 17: // UDP
 		if len(l4) < 8 {
 			return p, false
@@ -155,6 +184,38 @@ func (d *Decoder) relative(src, dst netip.AddrPort, fl byte, seq, ack uint32) (u
 	return seq - mine, ack - theirs
 }
 
+// again reports whether a segment covers sequence numbers its sender
+// sent before (a retransmission), and notes how far the sender has got.
+// A SYN counts one, a FIN one; a segment that carries neither nor data
+// (an ACK, a window probe) is never one.
+func (d *Decoder) again(f flow, fl byte, seq, n uint32) bool {
+	if fl&flagSYN != 0 {
+		n++
+	}
+	if fl&flagFIN != 0 {
+		n++
+	}
+	next, seen := d.next[f]
+	if fl&flagSYN != 0 && (!seen || next != seq+1) { // a new connection
+		if len(d.next) > maxConns {
+			clear(d.next)
+		}
+		d.next[f] = seq + 1
+		return false
+	}
+	if n == 0 {
+		return false
+	}
+	if !seen {
+		d.next[f] = seq + n
+		return false
+	}
+	if int32(seq+n-next) > 0 {
+		d.next[f] = seq + n
+	}
+	return int32(seq-next) < 0
+}
+
 func (d *Decoder) isnOf(from, to netip.AddrPort) (uint32, bool) {
 	v, ok := d.isn[from][to]
 	return v, ok
@@ -193,6 +254,11 @@ const shownBytes = 24
 // payload length, and the payload's first bytes, quoted:
 //
 //	+0.000123 127.0.0.1:43048 > 127.0.0.1:9000 PSH-ACK seq 1 ack 1 win 512 len 5 "hello"
+//
+// then "retransmission" for a segment sent again, and what the lab's link
+// did to it in brackets:
+//
+//	+0.412345 198.18.0.1:43048 > 198.18.0.2:9000 PSH-ACK seq 1 ack 1 win 502 len 5 "hello" retransmission [delay 50.0ms]
 func (p Packet) Line(start time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%+.6f %s > %s", p.Time.Sub(start).Seconds(), p.Src, p.Dst)
@@ -214,6 +280,12 @@ func (p Packet) Line(start time.Time) string {
 		if len(shown) < len(p.Payload) {
 			b.WriteString("...")
 		}
+	}
+	if p.Retrans {
+		b.WriteString(" retransmission")
+	}
+	if p.Link != "" {
+		b.WriteString(" [" + p.Link + "]")
 	}
 	return b.String()
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sockshell/internal/lowfd"
+	"sockshell/lab"
 	"sockshell/luaapi"
 	"sockshell/repl"
 )
@@ -74,6 +75,12 @@ options:
   --wire           show the packets of the session's sockets beside its calls
                    (needs root or CAP_NET_RAW; without it, says so and goes on)
   --pcap FILE      write those packets to FILE, a pcap file tcpdump -r reads
+  --netns          run the session in a network namespace of its own, loopback
+                   up: nothing touches the machine's (needs root)
+  --lab SETTINGS   build the lab: hosts a (198.18.0.1) and b (198.18.0.2), each
+                   a network namespace, joined by a link sockshell carries with
+                   SETTINGS ("delay 100ms loss 5%"; see lab in the README); the
+                   next sockets are made on a (host b for b's; needs root)
   --version        print the version
 `
 
@@ -88,8 +95,8 @@ type options struct {
 	allow                   []netip.Prefix
 	limits                  luaapi.Limits
 	jobs                    int
-	wire                    bool
-	pcap                    string
+	wire, netns             bool
+	pcap, lab               string
 	talk                    talkFlags
 	proxy, upstream, as     string
 	lenient                 bool
@@ -114,6 +121,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.BoolVar(&o.wire, "wire", false, "")
 	fs.StringVar(&o.pcap, "pcap", "", "")
+	fs.BoolVar(&o.netns, "netns", false, "")
+	fs.StringVar(&o.lab, "lab", "", "")
 	o.talk.register(fs)
 	o.limits.MaxMemory = 1024 << 20
 	fs.Func("max-memory", "", func(v string) error {
@@ -213,6 +222,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		fmt.Fprintf(stdout, "sockshell %s\n", version)
 		return 0
 	}
+	child, err := enterNetns()
+	if err != nil {
+		fmt.Fprintf(stderr, "sockshell: --netns: %v\n", err)
+		return 1
+	}
+	if o.netns && !child {
+		return runInNetns(args, stdin, stdout, stderr)
+	}
+	var labCfg lab.Config
+	if o.lab != "" {
+		if labCfg, err = lab.Parse(o.lab); err != nil {
+			fmt.Fprintf(stderr, "sockshell: bad --lab: %v\nrun sockshell -h for the usage\n", err)
+			return 2
+		}
+	}
 	terminal := isTerminal(stdin)
 	shell := o.script == "" && len(o.chunks) == 0 || o.interactive
 	timeout := 10 * time.Second
@@ -246,6 +270,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	rt.OnRecord = rec.toggle
 	if o.log != "" {
 		if err := rt.Log(o.log); err != nil {
+			fmt.Fprintf(stderr, "sockshell: %v\n", err)
+			return 1
+		}
+	}
+	if o.lab != "" {
+		if err := rt.SetLab(labCfg); err != nil {
 			fmt.Fprintf(stderr, "sockshell: %v\n", err)
 			return 1
 		}
