@@ -1,10 +1,13 @@
 package luaapi
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"sockshell/wire"
 )
 
 // TestStackOverflow: recursion ends the task with "stack overflow" however
@@ -168,6 +171,29 @@ func TestErrorWhenInterruptible(t *testing.T) {
 		s.rt.RunUntil(task.Done)
 		if task.Err() != "interrupted" {
 			t.Errorf("aborted: error %q, want interrupted", task.Err())
+		}
+	}
+}
+
+// TestNoGoroutineInSyscall: while a session waits with its limits and the
+// wire view on, none of its goroutines sleeps in a blocking syscall. With
+// one processor, such a goroutine holds it each time it wakes and sleeps
+// again, until Go's monitor takes it back: the scheduler's goroutine
+// stalls meanwhile (a poll(2) every 50 ms made every send/recv loop 50%
+// slower).
+func TestNoGoroutineInSyscall(t *testing.T) {
+	s := newSession(t, Config{Limits: Limits{MaxMemory: 1 << 30, MaxTime: time.Hour}})
+	if c, err := wire.Open(nil); err == nil {
+		c.Close()
+		s.ok(`assert(wire("on"))`)
+	}
+	s.ok(`sleep(0.2)`) // long enough for a watcher to go back to sleep a few times
+	runtime.GC()
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(strings.SplitN(g, "\n", 2)[0], "[syscall") && strings.Contains(g, "sockshell/") {
+			t.Errorf("a goroutine sleeps in a syscall:\n%s", g)
 		}
 	}
 }

@@ -28,9 +28,8 @@ var wireOps = []*Spec{
 }
 
 // wireState is the wire view while it is on: the packet socket, its
-// decoder, where the packets go, and the goroutine that tells the
-// scheduler when packets wait to be read. Only the scheduler's goroutine
-// reads the packet socket, so the lines come out in the kernel's order.
+// decoder, where the packets go. Only the scheduler's goroutine reads the
+// packet socket, so the lines come out in the kernel's order.
 type wireState struct {
 	c     *wire.Capture
 	d     *wire.Decoder
@@ -44,9 +43,6 @@ type wireState struct {
 	ports   portSet
 	pending map[uint16]bool
 	log     []wire.Packet // for packets(), the last maxLog
-	wake    int           // an eventfd: the goroutine stops
-	quit    chan struct{} // closed when it must stop
-	done    chan struct{} // closed when it has stopped
 }
 
 // portLinger is how long a port stays in the filter after its socket.
@@ -123,7 +119,7 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 		return &sock.Error{Op: "wire", FD: -1, Err: errnoOf(err), Detail: err.Error()}
 	}
 	ws := &wireState{c: c, d: wire.NewDecoder(), show: show, start: time.Now(),
-		ports: portSet{}, pending: map[uint16]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
+		ports: portSet{}, pending: map[uint16]bool{}}
 	if pcapFile != "" {
 		// The file, and Go's poller that opening it may start, go above
 		// the session's descriptor numbers.
@@ -133,23 +129,25 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 			return &sock.Error{Op: "wire", FD: -1, Addr: pcapFile, Err: errnoOf(err)}
 		}
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
+	// The scheduler's epoll tells it when packets wait (level-triggered:
+	// a drain that stops early is called again). No goroutine of its own
+	// waits on the socket: with one processor, a goroutine that woke and
+	// went back to sleep in poll(2) would hold it, stalling the
+	// scheduler, until Go's monitor took it back.
+	if err := unix.EpollCtl(rt.s.epfd, unix.EPOLL_CTL_ADD, c.FD(), &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.FD())}); err != nil {
 		c.Close()
 		if ws.pcap != nil {
 			ws.pcap.Close()
 		}
 		return &sock.Error{Op: "wire", FD: -1, Err: errnoOf(err)}
 	}
-	ws.wake = lowfd.Private(wake)
 	rt.wire = ws
 	rt.wirePorts()
-	go rt.wireWatch(ws)
 	return nil
 }
 
-// stopWire turns the wire view off: the goroutine stops, what the kernel
-// captured so far is shown, the descriptors and the pcap are closed.
+// stopWire turns the wire view off: what the kernel captured so far is
+// shown, the packet socket and the pcap are closed.
 func (rt *Runtime) stopWire() {
 	ws := rt.wire
 	if ws == nil {
@@ -157,10 +155,7 @@ func (rt *Runtime) stopWire() {
 	}
 	rt.wireDrain(false)
 	rt.wire = nil
-	close(ws.quit)
-	unix.Write(ws.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	<-ws.done
-	unix.Close(ws.wake)
+	unix.EpollCtl(rt.s.epfd, unix.EPOLL_CTL_DEL, ws.c.FD(), nil)
 	ws.c.Close()
 	if ws.pcap != nil {
 		if err := ws.pcap.Close(); err != nil {
@@ -169,35 +164,14 @@ func (rt *Runtime) stopWire() {
 	}
 }
 
-// wireWatch is the goroutine: it waits until packets are queued, has the
-// scheduler read them, and waits again once it has.
-func (rt *Runtime) wireWatch(ws *wireState) {
-	defer close(ws.done)
-	fds := []unix.PollFd{{Fd: int32(ws.c.FD()), Events: unix.POLLIN}, {Fd: int32(ws.wake), Events: unix.POLLIN}}
-	for {
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
-			return
-		}
-		if fds[1].Revents != 0 {
-			return
-		}
-		if fds[0].Revents == 0 {
-			continue
-		}
-		read := make(chan struct{})
-		rt.Post(func() {
-			if rt.wire == ws {
-				rt.wireDrain(false)
-			}
-			close(read)
-		})
-		select {
-		case <-read:
-		case <-ws.quit:
-			return
-		}
+// wireReady is the scheduler's: fd is ready to be read. It reports
+// whether fd is the wire's packet socket, whose packets it has shown.
+func (rt *Runtime) wireReady(fd int) bool {
+	if rt.wire == nil || fd != rt.wire.c.FD() {
+		return false
 	}
+	rt.wireDrain(false)
+	return true
 }
 
 // wireBefore is called before each call while the wire is on: a connect or
