@@ -369,10 +369,20 @@ func (w *wire) flush() error {
 	return nil
 }
 
-// close sends close_notify, as far as the send buffer takes it now.
+// close sends close_notify, as far as the send buffer takes it now, and
+// drops what the peer sent that was not read. Unread bytes would make the
+// kernel end the connection with a reset, which throws away what the send
+// buffer still holds — and a TLS 1.3 server sends session tickets after
+// the handshake unasked, so a client that only sends always has some.
 func (c *tlsConn) close() {
 	c.conn.Close()
 	c.wire.flush()
+	var b [4096]byte
+	for {
+		if n, errno := recvWith(c.wire.fd, b[:], unix.MSG_DONTWAIT); n <= 0 && errno != unix.EINTR {
+			return
+		}
+	}
 }
 
 // closeWrite sends close_notify before the kernel's FIN.
