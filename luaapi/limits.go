@@ -12,7 +12,6 @@ import (
 	"sockshell/internal/lowfd"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,7 +97,6 @@ func (rt *Runtime) setLimits() {
 	}
 	lim.stop, lim.watching = make(chan struct{}), true
 	if cfg.MaxMemory > 0 {
-		memoryLimits.add(rt, cfg.MaxMemory)
 		rt.afterNextGC(cfg)
 	}
 	if cfg.MaxTime > 0 {
@@ -119,9 +117,6 @@ func (rt *Runtime) stopLimits() {
 	if lim.timer != nil {
 		lim.timer.Stop()
 	}
-	if rt.cfg.Limits.MaxMemory > 0 {
-		memoryLimits.remove(rt)
-	}
 	close(lim.stop)
 }
 
@@ -134,7 +129,7 @@ type gcMark struct{ _ *int }
 // has ended, and again after each one until the runtime closes. A
 // collection's count of live objects is what the script holds; the
 // collector runs when the heap has grown by as much again, or sooner as
-// the process nears the limit (see memoryLimits), so a script that passes
+// the process nears the limit (see SoftMemoryLimit), so a script that passes
 // it is seen as soon as what it holds can be known.
 func (rt *Runtime) afterNextGC(cfg Limits) {
 	runtime.AddCleanup(&gcMark{}, func(rt *Runtime) {
@@ -159,52 +154,17 @@ func liveHeap() int64 {
 	return int64(s[0].Value.Uint64())
 }
 
-// memoryLimits sets the Go runtime's soft memory limit while runtimes
-// with a memory limit are open, so that the collector runs, and the limit
-// is checked, by the time the process's memory passes the largest of
-// them by a quarter: without it a heap may double before the next
-// collection. A limit set by GOMEMLIMIT is left alone.
-var memoryLimits = softLimits{open: map[*Runtime]int64{}}
-
-type softLimits struct {
-	mu   sync.Mutex
-	open map[*Runtime]int64
-	prev int64 // the soft limit before the first runtime set one
-}
-
-func (m *softLimits) add(rt *Runtime, limit int64) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
+// SoftMemoryLimit is for a process that runs one session under a memory
+// limit of max bytes (sockshell itself): it sets the Go runtime's soft
+// memory limit to 1.25× max, so that the collector runs, and the limit is
+// checked, by the time the process holds that much; without it the heap
+// may double past the limit before the next collection. A limit set by
+// GOMEMLIMIT is kept. The soft limit is the whole process's, so a program
+// that runs several sessions, or other work, should not call it.
+func SoftMemoryLimit(max int64) {
+	if max > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(max + max/4)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.open) == 0 {
-		m.prev = debug.SetMemoryLimit(-1)
-	}
-	m.open[rt] = limit
-	m.set()
-}
-
-func (m *softLimits) remove(rt *Runtime) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.open[rt]; !ok {
-		return
-	}
-	delete(m.open, rt)
-	if len(m.open) == 0 {
-		debug.SetMemoryLimit(m.prev)
-		return
-	}
-	m.set()
-}
-
-func (m *softLimits) set() {
-	var most int64
-	for _, l := range m.open {
-		most = max(most, l)
-	}
-	debug.SetMemoryLimit(most + most/4)
 }
 
 // passed ends the session that passed a limit: Lua code running now stops

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -195,5 +196,23 @@ func TestNoGoroutineInSyscall(t *testing.T) {
 		if strings.Contains(strings.SplitN(g, "\n", 2)[0], "[syscall") && strings.Contains(g, "sockshell/") {
 			t.Errorf("a goroutine sleeps in a syscall:\n%s", g)
 		}
+	}
+}
+
+// TestSoftMemoryLimit: the process's soft memory limit is 1.25× the
+// session's, and none is set for no limit or under GOMEMLIMIT.
+func TestSoftMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	SoftMemoryLimit(64 << 20)
+	if got := debug.SetMemoryLimit(-1); got != 80<<20 {
+		t.Errorf("soft limit %d, want %d", got, 80<<20)
+	}
+	debug.SetMemoryLimit(prev)
+	SoftMemoryLimit(0)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	SoftMemoryLimit(64 << 20)
+	if got := debug.SetMemoryLimit(-1); got != prev {
+		t.Errorf("soft limit %d, want %d (unchanged)", got, prev)
 	}
 }
