@@ -44,6 +44,7 @@ var benchmarks = []struct {
 	{"conns", (*suite).conns},
 	{"replay", (*suite).replay},
 	{"replay", (*suite).replayDistinct},
+	{"tls", (*suite).tlsBulk},
 }
 
 // sizes are the work each benchmark does per run.
@@ -82,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	runs := fs.Int("n", 5, "runs of each contender (alternated run by run)")
 	quick := fs.Bool("quick", false, "tiny sizes and 1 run unless -n is given, to show the suite works in seconds")
-	only := fs.String("only", "", "comma-separated benchmarks to run (pingpong,bulk,startup,conns,replay); default all")
+	only := fs.String("only", "", "comma-separated benchmarks to run (pingpong,bulk,startup,conns,replay,tls); default all")
 	bin := fs.String("sockshell", "", "use this sockshell binary instead of building ./cmd/sockshell")
 	verbose := fs.Bool("v", false, "print every run's figures")
 	keep := fs.Bool("keep", false, "keep the temporary directory (binaries, recordings) and print its path")

@@ -68,7 +68,7 @@ func (s *suite) pingpong() *section {
 			s.fail("ping-pong: %s printed no loop_s= line", c.name)
 		}
 	}
-	sec.ratioTarget("sockshell/C loop time <= 1.15", shell, cProg, loop, 1.15, false)
+	sec.ratioTarget("sockshell/C loop time <= 1.10", shell, cProg, loop, 1.10, false)
 	sec.ratioTarget("sockshell/LuaSocket loop time < 1", shell, luasocket, loop, 1, true)
 	sec.ratioTarget("sockshell/Python loop time < 1", shell, python, loop, 1, true)
 	return sec

@@ -174,16 +174,25 @@ func waitListening(p *proc, port int, timeout time.Duration) error {
 				}
 			}
 		}
-		if p.exited() {
-			_, err := p.wait()
-			if err == nil {
-				err = fmt.Errorf("%s exited before listening on port %d", name(p.argv), port)
-			}
+		if err := exitedEarly(p, fmt.Sprintf("port %d", port), deadline, timeout); err != nil {
 			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not listen on port %d within %v", name(p.argv), port, timeout)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// exitedEarly is the error of a wait for p to listen at where: p exited,
+// or the deadline passed; nil while it may still.
+func exitedEarly(p *proc, where string, deadline time.Time, timeout time.Duration) error {
+	if p.exited() {
+		_, err := p.wait()
+		if err == nil {
+			err = fmt.Errorf("%s exited before listening on %s", name(p.argv), where)
+		}
+		return err
+	}
+	if time.Now().After(deadline) {
+		return fmt.Errorf("%s did not listen on %s within %v", name(p.argv), where, timeout)
+	}
+	return nil
 }

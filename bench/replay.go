@@ -28,7 +28,7 @@ func (s *suite) replayOf(distinct bool) *section {
 	}
 	sec := &section{
 		title:  title,
-		header: []string{"run", "wall", "calls/s", "wall fastest .. slowest", "send/recv loop", "vs original"},
+		header: []string{"run", "wall", "calls/s", "wall fastest .. slowest", "send/recv loop", "CPU user + sys", "vs original"},
 	}
 	echo := "C echo server (bench/peers/echo.c, gcc -O2)"
 	if s.echoC == "" {
@@ -129,7 +129,7 @@ func (s *suite) replayOf(distinct bool) *section {
 			vs = fmt.Sprintf("%.2fx", c.wall()/original.wall())
 		}
 		sec.add(c.name, secs(c.wall()), fmt.Sprintf("%.0f", float64(calls)/c.wall()),
-			spread(c.values(func(o outcome) float64 { return o.wall.Seconds() })), secs(c.loop()), vs)
+			spread(c.values(func(o outcome) float64 { return o.wall.Seconds() })), secs(c.loop()), c.cpu(), vs)
 	}
 	sec.ratioTarget("replay/original wall time <= 1.25", replay, original, (*contender).wall, 1.25, false)
 	return sec

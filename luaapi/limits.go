@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sockshell/internal/lowfd"
 	"strconv"
@@ -42,12 +43,9 @@ type Limits struct {
 // grow it until Go kills the process.
 const maxNesting = 200
 
-// memoryPoll is how often the memory limit is checked, and exitGrace how
-// long a session has to end by itself once a limit is passed.
-const (
-	memoryPoll = 50 * time.Millisecond
-	exitGrace  = 250 * time.Millisecond
-)
+// exitGrace is how long a session has to end by itself once a limit is
+// passed.
+const exitGrace = 250 * time.Millisecond
 
 // limitError is the cause of a session ended by a limit: its message is
 // the line the user sees.
@@ -65,18 +63,22 @@ type limiter struct {
 	// next instruction; nil when the runtime is not interruptible.
 	cancel context.CancelCauseFunc
 
-	// wake is an eventfd that stops the watcher; done is closed when the
-	// watcher has returned. The watcher sleeps in poll(2) on wake rather
-	// than on a Go timer: the runtime's first timer starts its network
-	// poller, whose descriptors would take the numbers kept for sockets.
-	wake     int
-	done     chan struct{}
+	// The watch of the limits is no goroutine of its own: the memory
+	// limit is checked by a cleanup that each garbage collection runs,
+	// the time limit by a timer. A goroutine that slept in a blocking
+	// syscall would hold the only processor (sockshell runs on one) each
+	// time it woke and went back to sleep, until Go's monitor took it
+	// back, stalling the scheduler's goroutine for up to 10 ms.
+	timer    *time.Timer   // the time limit's; nil without one
+	stop     chan struct{} // closed by stopLimits: the session has ended
+	watching bool          // the watch was started
 	stopped  atomic.Bool
+	fired    atomic.Bool // a limit was passed; the others are not checked again
 	reported atomic.Bool // a task's error has shown the limit's line
 }
 
 // setLimits installs the bounds: on coroutine nesting always, on the
-// allocating string functions and the watcher of time and memory as
+// allocating string functions and the watch of time and memory as
 // configured. A session in the sandbox or with a time limit can be stopped
 // inside Lua code, at the cost of a check per instruction.
 func (rt *Runtime) setLimits() {
@@ -90,59 +92,61 @@ func (rt *Runtime) setLimits() {
 		L.SetContext(ctx)
 		lim.cancel = cancel
 	}
-	if cfg.MaxMemory > 0 || cfg.MaxTime > 0 {
-		wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-		if err != nil {
-			return
-		}
-		lim.wake, lim.done = lowfd.Private(wake), make(chan struct{})
-		go rt.watchLimits(cfg)
-	}
-}
-
-// stopLimits stops the watcher; it is for Close.
-func (rt *Runtime) stopLimits() {
-	lim := &rt.lim
-	if lim.done == nil || lim.stopped.Swap(true) {
+	if cfg.MaxMemory == 0 && cfg.MaxTime == 0 {
 		return
 	}
-	unix.Write(lim.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	<-lim.done
-	unix.Close(lim.wake)
-}
-
-// watchLimits runs on a goroutine of its own until the runtime closes,
-// ending the session when it passes a limit.
-func (rt *Runtime) watchLimits(cfg Limits) {
-	defer close(rt.lim.done)
-	fds := []unix.PollFd{{Fd: int32(rt.lim.wake), Events: unix.POLLIN}}
-	for {
-		wait := memoryPoll
-		if cfg.MaxMemory == 0 {
-			wait = time.Until(rt.start.Add(cfg.MaxTime))
-		}
-		ms := min(max(int(wait/time.Millisecond), 1), 3600*1000) // poll(2) takes an int32
-		if n, err := unix.Poll(fds, ms); n > 0 || err != nil && err != unix.EINTR {
-			return // the runtime is closing
-		}
-		switch {
-		case cfg.MaxTime > 0 && time.Since(rt.start) >= cfg.MaxTime:
-			rt.passed(cfg, fmt.Sprintf("time limit of %ss exceeded", strconv.FormatFloat(cfg.MaxTime.Seconds(), 'f', -1, 64)))
-			return
-		// The heap counts garbage not yet swept; only what a collection
-		// leaves is the script's.
-		case cfg.MaxMemory > 0 && heapBytes() > cfg.MaxMemory:
-			runtime.GC()
-			if heapBytes() > cfg.MaxMemory {
-				rt.passed(cfg, fmt.Sprintf("memory limit of %d MiB exceeded", cfg.MaxMemory>>20))
-				return
-			}
-		}
+	lim.stop, lim.watching = make(chan struct{}), true
+	if cfg.MaxMemory > 0 {
+		rt.afterNextGC(cfg)
+	}
+	if cfg.MaxTime > 0 {
+		// The first timer starts Go's network poller, whose descriptors
+		// would otherwise take the numbers kept for sockets.
+		lowfd.ReservePoller()
+		msg := fmt.Sprintf("time limit of %ss exceeded", strconv.FormatFloat(cfg.MaxTime.Seconds(), 'f', -1, 64))
+		lim.timer = time.AfterFunc(time.Until(rt.start.Add(cfg.MaxTime)), func() { rt.passed(cfg, msg) })
 	}
 }
 
-func heapBytes() int64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// stopLimits stops the watch; it is for Close.
+func (rt *Runtime) stopLimits() {
+	lim := &rt.lim
+	if !lim.watching || lim.stopped.Swap(true) {
+		return
+	}
+	if lim.timer != nil {
+		lim.timer.Stop()
+	}
+	close(lim.stop)
+}
+
+// gcMark is the object whose cleanup runs after the garbage collection
+// that finds it unreachable: one is made per cycle. It holds a pointer so
+// that it is not packed with other small objects, which would keep it.
+type gcMark struct{ _ *int }
+
+// afterNextGC checks the memory limit once the next garbage collection
+// has ended, and again after each one until the runtime closes. A
+// collection's count of live objects is what the script holds; the
+// collector runs when the heap has grown by as much again, or sooner as
+// the process nears the limit (see SoftMemoryLimit), so a script that passes
+// it is seen as soon as what it holds can be known.
+func (rt *Runtime) afterNextGC(cfg Limits) {
+	runtime.AddCleanup(&gcMark{}, func(rt *Runtime) {
+		switch {
+		case rt.lim.stopped.Load() || rt.lim.fired.Load():
+		case liveHeap() > cfg.MaxMemory:
+			go rt.passed(cfg, fmt.Sprintf("memory limit of %d MiB exceeded", cfg.MaxMemory>>20))
+		default:
+			rt.afterNextGC(cfg)
+		}
+	}, rt)
+}
+
+// liveHeap is the size of the objects the last garbage collection found
+// live.
+func liveHeap() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
@@ -150,21 +154,38 @@ func heapBytes() int64 {
 	return int64(s[0].Value.Uint64())
 }
 
+// SoftMemoryLimit is for a process that runs one session under a memory
+// limit of max bytes (sockshell itself): it sets the Go runtime's soft
+// memory limit to 1.25× max, so that the collector runs, and the limit is
+// checked, by the time the process holds that much; without it the heap
+// may double past the limit before the next collection. A limit set by
+// GOMEMLIMIT is kept. The soft limit is the whole process's, so a program
+// that runs several sessions, or other work, should not call it.
+func SoftMemoryLimit(max int64) {
+	if max > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(max + max/4)
+	}
+}
+
 // passed ends the session that passed a limit: Lua code running now stops
 // at its next instruction (when the runtime can be interrupted), and every
 // task fails with msg as it next runs — waiting calls are cut short. If the
-// session has not ended by itself after exitGrace, the process exits.
+// session has not ended by itself after exitGrace, the process exits. It
+// runs on a goroutine of its own, once.
 func (rt *Runtime) passed(cfg Limits, msg string) {
+	if rt.lim.fired.Swap(true) || rt.lim.stopped.Load() {
+		return
+	}
 	cause := limitError(msg)
 	if rt.lim.cancel != nil {
 		rt.lim.cancel(cause)
 	}
 	rt.Post(func() { rt.endTasks(cause) })
-	fds := []unix.PollFd{{Fd: int32(rt.lim.wake), Events: unix.POLLIN}}
-	for end := time.Now().Add(exitGrace); time.Now().Before(end); {
-		if n, _ := unix.Poll(fds, int(time.Until(end)/time.Millisecond)+1); n > 0 {
-			return // the session ended by itself
-		}
+	lowfd.ReservePoller()
+	select {
+	case <-rt.lim.stop:
+		return // the session ended by itself
+	case <-time.After(exitGrace):
 	}
 	if rt.lim.reported.Load() {
 		msg = ""

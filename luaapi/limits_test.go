@@ -1,10 +1,14 @@
 package luaapi
 
 import (
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"sockshell/wire"
 )
 
 // TestStackOverflow: recursion ends the task with "stack overflow" however
@@ -169,5 +173,46 @@ func TestErrorWhenInterruptible(t *testing.T) {
 		if task.Err() != "interrupted" {
 			t.Errorf("aborted: error %q, want interrupted", task.Err())
 		}
+	}
+}
+
+// TestNoGoroutineInSyscall: while a session waits with its limits and the
+// wire view on, none of its goroutines sleeps in a blocking syscall. With
+// one processor, such a goroutine holds it each time it wakes and sleeps
+// again, until Go's monitor takes it back: the scheduler's goroutine
+// stalls meanwhile (a poll(2) every 50 ms made every send/recv loop 50%
+// slower).
+func TestNoGoroutineInSyscall(t *testing.T) {
+	s := newSession(t, Config{Limits: Limits{MaxMemory: 1 << 30, MaxTime: time.Hour}})
+	if c, err := wire.Open(nil); err == nil {
+		c.Close()
+		s.ok(`assert(wire("on"))`)
+	}
+	s.ok(`sleep(0.2)`) // long enough for a watcher to go back to sleep a few times
+	runtime.GC()
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(strings.SplitN(g, "\n", 2)[0], "[syscall") && strings.Contains(g, "sockshell/") {
+			t.Errorf("a goroutine sleeps in a syscall:\n%s", g)
+		}
+	}
+}
+
+// TestSoftMemoryLimit: the process's soft memory limit is 1.25× the
+// session's, and none is set for no limit or under GOMEMLIMIT.
+func TestSoftMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	SoftMemoryLimit(64 << 20)
+	if got := debug.SetMemoryLimit(-1); got != 80<<20 {
+		t.Errorf("soft limit %d, want %d", got, 80<<20)
+	}
+	debug.SetMemoryLimit(prev)
+	SoftMemoryLimit(0)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	SoftMemoryLimit(64 << 20)
+	if got := debug.SetMemoryLimit(-1); got != prev {
+		t.Errorf("soft limit %d, want %d (unchanged)", got, prev)
 	}
 }

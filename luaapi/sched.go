@@ -373,6 +373,9 @@ func (rt *Runtime) RunUntil(done func() bool) {
 				rt.runPosted()
 				continue
 			}
+			if rt.wireReady(int(ev.Fd)) {
+				continue
+			}
 			rt.fdReady(int(ev.Fd), ev.Events)
 		}
 		rt.fireTimers()

@@ -453,3 +453,42 @@ close(c)`)
 		t.Errorf("%d descriptors open before the session, %d after", before, after)
 	}
 }
+
+// TestTLSCloseSendsAll: a client that sends and closes without reading
+// gets all its data to the server (socat, over OpenSSL), which sees the
+// end of the stream, not a reset: the session tickets a TLS 1.3 server
+// sends after the handshake, unread, would make the kernel answer close
+// with a reset that drops what the send buffer still holds.
+func TestTLSCloseSendsAll(t *testing.T) {
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Skip("socat is not installed")
+	}
+	_, cert, key := testCA(t)
+	addr := freePort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	out := filepath.Join(t.TempDir(), "received")
+	sink := exec.Command("socat", "-u", "OPENSSL-LISTEN:"+port+",bind=127.0.0.1,cert="+cert+",key="+key+",verify=0", "OPEN:"+out+",creat")
+	var stderr bytes.Buffer
+	sink.Stderr = &stderr
+	if err := sink.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Process.Kill(); sink.Wait() })
+	runOK(t, fmt.Sprintf(`
+local c = socket("inet", "stream")
+for _ = 1, 100 do
+  if connect(c, %q) then break end
+  close(c) c = socket("inet", "stream") sleep(0.02)
+end
+assert(tls(c, "localhost", "insecure"))
+assert(send(c, string.rep("x", 4 * 2^20)))
+assert(close(c))`, addr))
+	err := sink.Wait()
+	var got int64
+	if st, statErr := os.Stat(out); statErr == nil {
+		got = st.Size()
+	}
+	if err != nil || got != 4<<20 {
+		t.Errorf("socat: %v %s; received %d bytes, want %d", err, strings.TrimSpace(stderr.String()), got, 4<<20)
+	}
+}

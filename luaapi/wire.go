@@ -30,9 +30,8 @@ var wireOps = []*Spec{
 }
 
 // wireState is the wire view while it is on: the packet socket, its
-// decoder, where the packets go, and the goroutine that tells the
-// scheduler when packets wait to be read. Only the scheduler's goroutine
-// reads the packet socket, so the lines come out in the kernel's order.
+// decoder, where the packets go. Only the scheduler's goroutine reads the
+// packet socket, so the lines come out in the kernel's order.
 type wireState struct {
 	c     *wire.Capture
 	d     *wire.Decoder
@@ -46,9 +45,6 @@ type wireState struct {
 	ports   portSet
 	pending map[uint16]bool
 	log     []wire.Packet // for packets(), the last maxLog
-	wake    int           // an eventfd: the goroutine stops
-	quit    chan struct{} // closed when it must stop
-	done    chan struct{} // closed when it has stopped
 }
 
 // portLinger is how long a port stays in the filter after its socket.
@@ -131,7 +127,7 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 		return &sock.Error{Op: "wire", FD: -1, Err: errnoOf(err), Detail: err.Error()}
 	}
 	ws := &wireState{c: c, d: wire.NewDecoder(), show: show, start: time.Now(),
-		ports: portSet{}, pending: map[uint16]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
+		ports: portSet{}, pending: map[uint16]bool{}}
 	if pcapFile != "" {
 		// The file, and Go's poller that opening it may start, go above
 		// the session's descriptor numbers.
@@ -141,45 +137,37 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 			return &sock.Error{Op: "wire", FD: -1, Addr: pcapFile, Err: errnoOf(err)}
 		}
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
+	// The scheduler's epoll tells it when packets wait (level-triggered:
+	// a drain that stops early is called again). No goroutine of its own
+	// waits on the socket: with one processor, a goroutine that woke and
+	// went back to sleep in poll(2) would hold it, stalling the
+	// scheduler, until Go's monitor took it back.
+	if err := unix.EpollCtl(rt.s.epfd, unix.EPOLL_CTL_ADD, c.FD(), &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.FD())}); err != nil {
 		c.Close()
 		if ws.pcap != nil {
 			ws.pcap.Close()
 		}
 		return &sock.Error{Op: "wire", FD: -1, Err: errnoOf(err)}
 	}
-	ws.wake = lowfd.Private(wake)
 	rt.wire = ws
 	rt.wirePorts()
 	if rt.lab != nil {
-		rt.lab.link.Watch(true)
+		rt.wireLab()
 	}
-	go rt.wireWatch(ws, rt.labNotify())
 	return nil
 }
 
-// wireLab has the wire watch the lab's link too, built after the wire
-// was turned on: the goroutine starts again with the link's descriptor.
+// wireLab has the wire show the lab's link too: the link keeps an event
+// for each packet and makes its eventfd readable, which is in the
+// scheduler's epoll beside the packet socket.
 func (rt *Runtime) wireLab() {
-	ws := rt.wire
-	ws.stopWatch()
-	var b [8]byte
-	unix.Read(ws.wake, b[:])
-	ws.quit, ws.done = make(chan struct{}), make(chan struct{})
 	rt.lab.link.Watch(true)
-	go rt.wireWatch(ws, rt.labNotify())
+	fd := rt.lab.link.NotifyFD()
+	unix.EpollCtl(rt.s.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
 }
 
-// stopWatch stops the goroutine and waits until it has.
-func (ws *wireState) stopWatch() {
-	close(ws.quit)
-	unix.Write(ws.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	<-ws.done
-}
-
-// stopWire turns the wire view off: the goroutine stops, what the kernel
-// captured so far is shown, the descriptors and the pcap are closed.
+// stopWire turns the wire view off: what the kernel captured so far is
+// shown, the packet socket and the pcap are closed.
 func (rt *Runtime) stopWire() {
 	ws := rt.wire
 	if ws == nil {
@@ -189,9 +177,9 @@ func (rt *Runtime) stopWire() {
 	rt.wire = nil
 	if rt.lab != nil {
 		rt.lab.link.Watch(false)
+		unix.EpollCtl(rt.s.epfd, unix.EPOLL_CTL_DEL, rt.lab.link.NotifyFD(), nil)
 	}
-	ws.stopWatch()
-	unix.Close(ws.wake)
+	unix.EpollCtl(rt.s.epfd, unix.EPOLL_CTL_DEL, ws.c.FD(), nil)
 	ws.c.Close()
 	if ws.pcap != nil {
 		if err := ws.pcap.Close(); err != nil {
@@ -200,41 +188,15 @@ func (rt *Runtime) stopWire() {
 	}
 }
 
-// wireWatch is the goroutine: it waits until packets are queued (on the
-// packet socket, or by the lab's link when link is its eventfd, not -1),
-// has the scheduler read them, and waits again once it has.
-func (rt *Runtime) wireWatch(ws *wireState, link int) {
-	defer close(ws.done)
-	fds := []unix.PollFd{{Fd: int32(ws.wake), Events: unix.POLLIN}, {Fd: int32(ws.c.FD()), Events: unix.POLLIN}}
-	if link >= 0 {
-		fds = append(fds, unix.PollFd{Fd: int32(link), Events: unix.POLLIN})
+// wireReady is the scheduler's: fd is ready to be read. It reports
+// whether fd is the wire's packet socket or the lab's link, whose packets
+// it has shown.
+func (rt *Runtime) wireReady(fd int) bool {
+	if rt.wire == nil || fd != rt.wire.c.FD() && fd != rt.labNotify() {
+		return false
 	}
-	for {
-		for i := range fds {
-			fds[i].Revents = 0
-		}
-		if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
-			return
-		}
-		if fds[0].Revents != 0 {
-			return
-		}
-		if !slices.ContainsFunc(fds[1:], func(f unix.PollFd) bool { return f.Revents != 0 }) {
-			continue
-		}
-		read := make(chan struct{})
-		rt.Post(func() {
-			if rt.wire == ws {
-				rt.wireDrain(false)
-			}
-			close(read)
-		})
-		select {
-		case <-read:
-		case <-ws.quit:
-			return
-		}
-	}
+	rt.wireDrain(false)
+	return true
 }
 
 // wireBefore is called before each call while the wire is on: a connect or

@@ -90,8 +90,8 @@ func TestWireLines(t *testing.T) {
 	}
 }
 
-// TestWireOffStopsIt: wire off stops the goroutine and closes its
-// descriptors (goleak in TestMain checks the goroutine at the end too).
+// TestWireOffStopsIt: wire off closes its descriptors (goleak in TestMain
+// checks the goroutines at the end too).
 func TestWireOffStopsIt(t *testing.T) {
 	needWire(t)
 	s := newSession(t, Config{})

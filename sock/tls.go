@@ -311,7 +311,9 @@ func (c *tlsConn) write(data string) (int, error) {
 	if err := c.wire.flush(); err != nil {
 		return 0, err
 	}
-	n, err := c.conn.Write([]byte(data[:min(len(data), maxPlain)]))
+	// crypto/tls only reads the bytes, encrypting them into a buffer of
+	// its own: no copy of them is needed.
+	n, err := c.conn.Write(unsafe.Slice(unsafe.StringData(data), min(len(data), maxPlain)))
 	if err != nil {
 		return 0, &tlsError{tlsMessage(err)}
 	}
@@ -365,14 +367,24 @@ func (w *wire) flush() error {
 		}
 		w.out = w.out[n:]
 	}
-	w.out = nil
+	w.out = w.out[:0]
 	return nil
 }
 
-// close sends close_notify, as far as the send buffer takes it now.
+// close sends close_notify, as far as the send buffer takes it now, and
+// drops what the peer sent that was not read. Unread bytes would make the
+// kernel end the connection with a reset, which throws away what the send
+// buffer still holds — and a TLS 1.3 server sends session tickets after
+// the handshake unasked, so a client that only sends always has some.
 func (c *tlsConn) close() {
 	c.conn.Close()
 	c.wire.flush()
+	var b [4096]byte
+	for {
+		if n, errno := recvWith(c.wire.fd, b[:], unix.MSG_DONTWAIT); n <= 0 && errno != unix.EINTR {
+			return
+		}
+	}
 }
 
 // closeWrite sends close_notify before the kernel's FIN.
@@ -457,12 +469,21 @@ func (w *wire) readRaw(p []byte) (int, error) {
 	return n, nil
 }
 
+// Write sends a record crypto/tls made, as much of it as the kernel
+// takes now; the rest waits in out for the next flush, which also reports
+// an error of the kernel's.
 func (w *wire) Write(p []byte) (int, error) {
 	if f := w.handshakeFile(); f != nil {
 		return f.Write(p)
 	}
+	m := len(p)
+	if len(w.out) == 0 {
+		if n, errno := rawSend(w.fd, unsafe.String(unsafe.SliceData(p), len(p))); errno == 0 {
+			p = p[n:]
+		}
+	}
 	w.out = append(w.out, p...)
-	return len(p), nil
+	return m, nil
 }
 
 func (w *wire) handshakeFile() *os.File {

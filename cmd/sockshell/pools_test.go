@@ -290,7 +290,7 @@ func fdsOf(t *testing.T, pid int) (session []int, own map[int]string) {
 // TestNoDescriptorsLeftInProcesses: a parent and its workers pass sockets
 // around (inherited at exec, sent with sendfd, received, closed); at the
 // end each process holds exactly the descriptors its table lists, and of
-// its own only its two epolls and three eventfds (no pipe of a worker that
+// its own only its two epolls and two eventfds (no pipe of a worker that
 // ended, no extra descriptor a peer sent).
 func TestNoDescriptorsLeftInProcesses(t *testing.T) {
 	t.Parallel()
@@ -373,10 +373,9 @@ func checkFDs(t *testing.T, who string, pid int, table string) {
 	for _, what := range own {
 		kinds[what]++
 	}
-	// The scheduler's epoll and eventfd, Go's poller's, and the eventfd
-	// that stops the watcher of --max-memory.
-	if len(own) != 5 || kinds["anon_inode:[eventpoll]"] != 2 || kinds["anon_inode:[eventfd]"] != 3 {
-		t.Errorf("%s (pid %d) holds %v of its own; want two epolls and three eventfds", who, pid, own)
+	// The scheduler's epoll and eventfd, and Go's poller's.
+	if len(own) != 4 || kinds["anon_inode:[eventpoll]"] != 2 || kinds["anon_inode:[eventfd]"] != 2 {
+		t.Errorf("%s (pid %d) holds %v of its own; want two epolls and two eventfds", who, pid, own)
 	}
 }
 

@@ -251,6 +251,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		}
 		timeout = d
 	}
+	luaapi.SoftMemoryLimit(o.limits.MaxMemory)
 	rt, err := luaapi.New(luaapi.Config{Stdout: stdout, Stderr: stderr, DefaultTimeout: timeout,
 		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal, Limits: o.limits,
 		Stdin: stdin})
