@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Server is a UDP DNS server on 127.0.0.1. It is safe for concurrent use.
@@ -23,6 +24,10 @@ type Server struct {
 	answers map[string]netip.Addr // nil: a silent server
 	mu      sync.Mutex
 	queries []string
+	// dialed counts the resolvers' connections not yet closed: the
+	// test's end waits for them, so that a lookup a test gave up on does
+	// not close its sockets while the next test counts descriptors.
+	dialed sync.WaitGroup
 }
 
 // Start starts a server that answers A queries for the names in answers
@@ -44,6 +49,13 @@ func Start(t testing.TB, answers map[string]netip.Addr) *Server {
 	t.Cleanup(func() {
 		conn.Close()
 		<-done
+		closed := make(chan struct{})
+		go func() { s.dialed.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Error("dnstest: a resolver's connection was still open 10s after the test")
+		}
 	})
 	return s
 }
@@ -67,12 +79,43 @@ func (s *Server) Resolver() *net.Resolver {
 			network = "udp4"
 		}
 		c, err := d.DialContext(ctx, network, s.Addr)
-		if err == nil {
-			context.AfterFunc(ctx, func() { c.Close() })
+		if err != nil {
+			return nil, err
 		}
-		return c, err
+		s.dialed.Add(1)
+		tc := &trackedConn{Conn: c, done: s.dialed.Done}
+		context.AfterFunc(ctx, func() { tc.Close() })
+		if pc, ok := c.(net.PacketConn); ok {
+			// Go's resolver frames a query by whether its connection is
+			// a PacketConn.
+			return &trackedPacketConn{tc, pc}, nil
+		}
+		return tc, nil
 	}}
 }
+
+// trackedConn is a resolver's connection that tells the server when it is
+// closed, once.
+type trackedConn struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.done)
+	return err
+}
+
+// trackedPacketConn is a trackedConn over UDP.
+type trackedPacketConn struct {
+	*trackedConn
+	pc net.PacketConn
+}
+
+func (c *trackedPacketConn) ReadFrom(b []byte) (int, net.Addr, error)  { return c.pc.ReadFrom(b) }
+func (c *trackedPacketConn) WriteTo(b []byte, a net.Addr) (int, error) { return c.pc.WriteTo(b, a) }
 
 func (s *Server) serve() {
 	buf := make([]byte, 1500)
