@@ -75,7 +75,15 @@ type limiter struct {
 	stopped  atomic.Bool
 	fired    atomic.Bool // a limit was passed; the others are not checked again
 	reported atomic.Bool // a task's error has shown the limit's line
+
+	// idleCheck is when the scheduler may next look at the heap before
+	// it sleeps (see checkHeapIdle); zero without a memory limit.
+	idleCheck time.Time
 }
+
+// idleCheckEvery is how often, at most, the scheduler looks at the heap
+// before it sleeps.
+const idleCheckEvery = 50 * time.Millisecond
 
 // setLimits installs the bounds: on coroutine nesting always, on the
 // allocating string functions and the watch of time and memory as
@@ -98,6 +106,7 @@ func (rt *Runtime) setLimits() {
 	lim.stop, lim.watching = make(chan struct{}), true
 	if cfg.MaxMemory > 0 {
 		rt.afterNextGC(cfg)
+		lim.idleCheck = rt.start
 	}
 	if cfg.MaxTime > 0 {
 		// The first timer starts Go's network poller, whose descriptors
@@ -141,6 +150,29 @@ func (rt *Runtime) afterNextGC(cfg Limits) {
 			rt.afterNextGC(cfg)
 		}
 	}, rt)
+}
+
+// checkHeapIdle is the scheduler's, before it sleeps: a script that grew
+// the heap past the limit and then only waits allocates nothing more, so
+// no collection would come to check it. If the heap's objects, garbage
+// included, are more than the limit, a collection is run now, whose end
+// checks what is live. At most every idleCheckEvery: reading the heap's
+// size costs a little, a collection much more.
+func (rt *Runtime) checkHeapIdle() {
+	lim := &rt.lim
+	if lim.idleCheck.IsZero() || lim.fired.Load() {
+		return
+	}
+	now := time.Now()
+	if now.Before(lim.idleCheck) {
+		return
+	}
+	lim.idleCheck = now.Add(idleCheckEvery)
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 && int64(s[0].Value.Uint64()) > rt.cfg.Limits.MaxMemory {
+		runtime.GC()
+	}
 }
 
 // liveHeap is the size of the objects the last garbage collection found

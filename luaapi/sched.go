@@ -358,6 +358,9 @@ func (rt *Runtime) RunUntil(done func() bool) {
 		if len(s.again) > 0 {
 			ms = 0
 		}
+		if ms != 0 {
+			rt.checkHeapIdle()
+		}
 		if ms != 0 && rt.BeforeWait != nil {
 			f := rt.BeforeWait
 			rt.BeforeWait = nil
