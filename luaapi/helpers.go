@@ -288,6 +288,9 @@ func Help(name string) string {
 			fmt.Fprintf(&b, "    %-10s %-7s %s\n", o.Name, kind, o.Doc)
 		}
 	}
+	if name == "ladder" {
+		b.WriteString("  examples:\n    " + strings.ReplaceAll(ladderExample, "\n", "\n    ") + "\n")
+	}
 	return b.String()
 }
 
@@ -460,6 +463,7 @@ var failExamples = map[string]string{
 	"workers":     "workers srv.lua: ENOENT: no such file or directory",
 	"wire":        "wire: EPERM: needs root or CAP_NET_RAW",
 	"tcp":         "tcp 3: EOPNOTSUPP: not a TCP socket",
+	"ladder":      "ladder s.htm: EACCES: permission denied",
 	"record":      "record /nonexistent/rec.lua: ENOENT: no such file or directory",
 	"replay":      "replay rec.lua: ENOENT: no such file or directory",
 }

@@ -77,6 +77,7 @@ type Runtime struct {
 	procs       *workerSet     // see workers.go
 	tlog        *trafficLog    // the traffic log, nil when off (trafficlog.go)
 	wire        *wireState     // see wire.go
+	lad         ladderLog      // the calls and packets ladder draws (ladder.go)
 	talk        talkState      // see interact.go
 	reported    bool           // the running call reports itself to the recorder (talk.go)
 

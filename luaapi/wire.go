@@ -282,6 +282,7 @@ func (rt *Runtime) wireDrain(linger bool) {
 				ws.log = append(ws.log[:0], ws.log[1:]...)
 			}
 			ws.log = append(ws.log, p)
+			rt.ladderPacket(p)
 		}
 		if n > 0 && ws.pcap != nil {
 			ws.pcap.Flush()

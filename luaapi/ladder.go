@@ -1,0 +1,846 @@
+package luaapi
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"sockshell/internal/lowfd"
+	"sockshell/ladder"
+	"sockshell/record"
+	"sockshell/sock"
+	"sockshell/wire"
+)
+
+var ladderOps = []*Spec{
+	{Name: "ladder", Params: params(opt("file", KName), opt("out", KName)), Results: results(KString),
+		Doc:     "draw the session so far as a sequence diagram: a lane per endpoint with its calls, the wire's packets as arrows between lanes, time going down; FILE.html or FILE.svg: write it there; a recording (FILE.lua) or FILE.pcap: draw that instead, as text or into OUT",
+		Returns: "the diagram as text, or a line saying what was written", checked: true, run: runLadder},
+}
+
+// ladderExample is help's example for ladder.
+const ladderExample = `ladder                   the session so far, as text
+ladder s.html            the same as a page to open in a browser (also s.svg)
+ladder rec.lua           a recording made with --record (rec.lua s.svg: into s.svg)
+ladder s.pcap            the packets of a pcap file written by --pcap or wire FILE.pcap`
+
+// maxLadder is how many calls and packets the session keeps for ladder:
+// the last ones; a note says how many earlier ones were dropped.
+const maxLadder = 4000
+
+// ladderBytes is how many of a call's bytes an entry keeps (and shows).
+const ladderBytes = 24
+
+// ladderLog is the session's log of calls and packets for ladder, the
+// last maxLadder of them. It is not safe for concurrent use: only the
+// scheduler's goroutine adds to it.
+type ladderLog struct {
+	ents    []ladEntry // in the order they were added; a ring once full
+	next    int        // where the next entry goes once full
+	dropped int
+	// addrs are the local addresses of the session's descriptors as far
+	// as they are known, so that a call on a descriptor that is gone
+	// (close) still finds its lane.
+	addrs map[int]string
+}
+
+// ladEntry is a call, a packet or a note. A call made on the fast path
+// (send, recv) keeps its bytes and count, and its label is made when it is
+// drawn; the others keep their label.
+type ladEntry struct {
+	at    time.Duration
+	kind  ladder.Kind
+	op    string
+	fd    int    // the call's descriptor, -1 for none
+	made  int    // a descriptor the call made (socket, accept), -1 for none
+	addr  string // fd's local address after the call, where known
+	label string
+	data  string // fast path: the first ladderBytes of the bytes
+	n     int    // fast path: the count sent or received
+	alert bool
+	src   string // packets: the endpoints
+	dst   string
+}
+
+func (l *ladderLog) add(e ladEntry) {
+	if len(l.ents) < maxLadder {
+		l.ents = append(l.ents, e)
+		return
+	}
+	l.ents[l.next] = e
+	l.next = (l.next + 1) % maxLadder
+	l.dropped++
+}
+
+// entries returns the entries oldest first.
+func (l *ladderLog) entries() []ladEntry {
+	return append(append([]ladEntry(nil), l.ents[l.next:]...), l.ents[:l.next]...)
+}
+
+// fast logs a send or recv of the fast path: data is what went or came,
+// n its count; failed, if not nil, is the call's failure.
+func (l *ladderLog) fast(at time.Duration, op string, fd int, data string, n int, failed []lua.LValue) {
+	e := ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, n: n}
+	if len(failed) >= 3 {
+		e.label, e.alert = op+": "+failed[2].String(), true
+	} else if len(data) > ladderBytes {
+		e.data = strings.Clone(data[:ladderBytes])
+	} else {
+		e.data = data
+	}
+	l.add(e)
+}
+
+// ladderFast logs a send or recv of the fast path that went the generic
+// way (it waited): at is when it started, 0 for now.
+func (rt *Runtime) ladderFast(at time.Duration, op string, fd int, sent string, res []lua.LValue) {
+	if at == 0 {
+		at = time.Since(rt.start)
+		if len(res) >= 3 && res[0] == lua.LNil {
+			rt.lad.add(ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, label: "... " + op + ": " + res[2].String(), alert: true})
+			return
+		}
+		if n, ok := res[0].(lua.LNumber); ok && op == "send" {
+			rt.lad.add(ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, label: fmt.Sprintf("... send -> %d", int(n))})
+			return
+		}
+		got, _ := res[0].(lua.LString)
+		rt.lad.fast(at, "... "+op, fd, string(got), len(got), nil)
+		return
+	}
+	switch {
+	case len(res) >= 3 && res[0] == lua.LNil:
+		rt.lad.fast(at, op, fd, "", 0, res)
+	case len(res) == 0:
+	case op == "send":
+		n, _ := res[0].(lua.LNumber)
+		rt.lad.fast(at, op, fd, sent, int(n), nil)
+	default:
+		got, _ := res[0].(lua.LString)
+		rt.lad.fast(at, op, fd, string(got), len(got), nil)
+	}
+}
+
+// ladderExtra are the operations ladder shows besides the recorded ones.
+var ladderExtra = map[string]bool{"dial": true, "serve": true, "socketpair": true, "sendfd": true, "recvfd": true,
+	"tls": true, "wire": true, "sleep": true, "interact": true, "peercred": true}
+
+func (s *Spec) onLadder() bool { return s.recorded || ladderExtra[s.Name] }
+
+// ladArgs is what a call was given, as ladder shows it.
+type ladArgs struct {
+	at   time.Duration
+	fd   int
+	text string
+	sent int // the length of the data it was given, -1 for none
+	// waited: the call's start was logged (ladderWaits), its end shows
+	// only its results
+	waited bool
+}
+
+// ladderArgs notes the arguments of the running call: its descriptor and
+// the rest in words, data as its length and first bytes.
+func ladderArgs(L *lua.LState, s *Spec, at time.Duration) ladArgs {
+	a := ladArgs{at: at, fd: -1, sent: -1}
+	var b strings.Builder
+	for i := 1; i <= L.GetTop(); i++ {
+		v := L.Get(i)
+		k := KAny
+		if i-1 < len(s.Params) {
+			k = s.Params[i-1].Kind
+		}
+		switch x := v.(type) {
+		case lua.LNumber:
+			if k == KFD && a.fd < 0 && i == 1 {
+				a.fd = int(x)
+				continue
+			}
+			b.WriteString(" " + x.String())
+		case lua.LString:
+			if k == KData {
+				a.sent = len(x)
+				fmt.Fprintf(&b, " %d %s", len(x), head(string(x)))
+			} else {
+				b.WriteString(" " + word(string(x)))
+			}
+		case lua.LBool:
+			b.WriteString(" " + x.String())
+		}
+	}
+	a.text = b.String()
+	return a
+}
+
+// word is s as it is if it reads as one word, else quoted.
+func word(s string) string {
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '"' || r == '\\' }) {
+		return record.Quote(s)
+	}
+	return s
+}
+
+// head is the first ladderBytes of s, quoted, "..." after them if there
+// is more.
+func head(s string) string {
+	if len(s) <= ladderBytes {
+		return record.Quote(s)
+	}
+	return record.Quote(s[:ladderBytes]) + "..."
+}
+
+// ladderWaits logs the start of a call that has to wait, "connect ADDR
+// ...", and returns its arguments for ladderCall, which logs its end.
+func (rt *Runtime) ladderWaits(L *lua.LState, s *Spec, at time.Duration) ladArgs {
+	a := ladderArgs(L, s, at)
+	e := ladEntry{at: at, kind: ladder.Call, op: s.Name, fd: a.fd, made: -1, label: s.Name + a.text + " ..."}
+	if a.fd < 0 {
+		e.kind = ladder.Note
+	} else {
+		e.addr = rt.laneAddr(a.fd, false)
+	}
+	rt.lad.add(e)
+	a.at, a.waited = 0, true
+	return a
+}
+
+// ladderCall logs a finished call: a.at is when it started, 0 for a call
+// that waited, whose end is logged when it came ("... accept -> 5").
+func (rt *Runtime) ladderCall(s *Spec, a ladArgs, res []lua.LValue) {
+	at := a.at
+	if at == 0 {
+		at = time.Since(rt.start)
+	}
+	e := ladEntry{at: at, kind: ladder.Call, op: s.Name, fd: a.fd, made: -1}
+	label := s.Name + a.text
+	if a.waited {
+		label = "... " + s.Name
+	}
+	if len(res) >= 3 && res[0] == lua.LNil {
+		label += ": " + res[2].String()
+		e.alert = true
+	} else {
+		for i, v := range res {
+			k := KAny
+			if i < len(s.Results) {
+				k = s.Results[i]
+			}
+			switch k {
+			case KFD:
+				if n, ok := v.(lua.LNumber); ok {
+					label += fmt.Sprintf(" -> %d", int(n))
+					if e.made < 0 {
+						e.made = int(n)
+					}
+				}
+			case KOK:
+				if a.waited {
+					label += " ok"
+				}
+			case KChunk, KData:
+				if str, ok := v.(lua.LString); ok {
+					if str == "" && k == KChunk {
+						label += " eof"
+					} else {
+						label += " " + head(string(str))
+					}
+				}
+			case KAddr:
+				if str, ok := v.(lua.LString); ok && s.Name != "getsockname" {
+					label += " " + string(str)
+				} else if ok {
+					label += " -> " + string(str)
+				}
+			case KInt, KNum, KBool:
+				if n, ok := v.(lua.LNumber); !ok || int(n) != a.sent {
+					label += " -> " + v.String()
+				}
+			}
+		}
+	}
+	e.label = label
+	if e.made >= 0 {
+		delete(rt.lad.addrs, e.made)
+	}
+	fd := a.fd
+	if fd < 0 {
+		fd = e.made
+	}
+	if fd < 0 {
+		e.kind = ladder.Note
+	} else {
+		e.addr = rt.laneAddr(fd, s.Name == "close" && !e.alert)
+	}
+	rt.lad.add(e)
+}
+
+// laneAddr is fd's local address, "" while it has none (an unbound or
+// unnamed socket); gone says fd was just closed, so that the address last
+// known is the answer.
+func (rt *Runtime) laneAddr(fd int, gone bool) string {
+	a := rt.lad.addrs[fd]
+	if gone {
+		delete(rt.lad.addrs, fd)
+		return a
+	}
+	if a != "" {
+		return a
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return ""
+	}
+	a = sockaddrString(sa)
+	if a != "" {
+		if rt.lad.addrs == nil {
+			rt.lad.addrs = map[int]string{}
+		}
+		rt.lad.addrs[fd] = a
+	}
+	return a
+}
+
+// sockaddrString writes a local address as the wire writes packets'
+// endpoints; "" for one not bound yet.
+func sockaddrString(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		if a.Port != 0 {
+			return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+		}
+	case *unix.SockaddrInet6:
+		if a.Port != 0 {
+			return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)).String()
+		}
+	case *unix.SockaddrUnix:
+		return a.Name
+	}
+	return ""
+}
+
+// ladderPacket logs a packet the wire saw.
+func (rt *Runtime) ladderPacket(p wire.Packet) {
+	rt.lad.add(packetEntry(p, p.Time.Sub(rt.start)))
+}
+
+func packetEntry(p wire.Packet, at time.Duration) ladEntry {
+	return ladEntry{at: at, kind: ladder.Packet, fd: -1, made: -1, src: p.Src.String(), dst: p.Dst.String(),
+		label: p.Summary(), alert: strings.Contains(p.Flags, "RST") || p.Proto == "TCP" && p.Window == 0}
+}
+
+// diagram makes the diagram of entries: each descriptor's calls, from the
+// call that made it to its close, on the lane of the first local address
+// it had ("fd N" if none); a wildcard address (0.0.0.0:P) on the lane of
+// the one concrete address with its port, if there is one; a packet from
+// its source's lane to its destination's.
+func diagram(title string, ents []ladEntry, dropped int, wireOn bool) *ladder.Diagram {
+	type group struct {
+		fd   int
+		addr string
+	}
+	var groups []*group
+	cur := map[int]*group{}
+	of := make([]*group, len(ents))
+	seen := map[string]bool{}
+	for i, e := range ents {
+		switch e.kind {
+		case ladder.Packet:
+			seen[e.src], seen[e.dst] = true, true
+			wireOn = true
+			continue
+		case ladder.Note:
+			if e.op == "wire" && !e.alert && !strings.Contains(e.label, "off") {
+				wireOn = true
+			}
+			continue
+		}
+		if e.made >= 0 && e.made != e.fd {
+			g := &group{fd: e.made}
+			groups = append(groups, g)
+			cur[e.made] = g
+		}
+		fd := e.fd
+		if fd < 0 {
+			fd = e.made
+		}
+		g := cur[fd]
+		if g == nil {
+			g = &group{fd: fd}
+			groups = append(groups, g)
+			cur[fd] = g
+		}
+		if g.addr == "" && e.addr != "" {
+			g.addr = e.addr
+		}
+		if e.made >= 0 && e.made != fd && e.addr != "" && cur[e.made].addr == "" && e.op == "accept" {
+			cur[e.made].addr = e.addr // an accepted socket's address is its listener's
+		}
+		of[i] = g
+		if e.op == "close" && !e.alert {
+			delete(cur, fd)
+		}
+	}
+	for _, g := range groups {
+		if g.addr != "" {
+			seen[g.addr] = true
+		}
+	}
+	name := func(g *group) string {
+		if g.addr == "" {
+			return "fd " + strconv.Itoa(g.fd)
+		}
+		ap, err := netip.ParseAddrPort(g.addr)
+		if err != nil || !ap.Addr().IsUnspecified() {
+			return g.addr
+		}
+		var only string
+		for a := range seen {
+			if o, err := netip.ParseAddrPort(a); err == nil && o.Port() == ap.Port() && !o.Addr().IsUnspecified() {
+				if only != "" {
+					return g.addr
+				}
+				only = a
+			}
+		}
+		if only == "" {
+			return g.addr
+		}
+		return only
+	}
+	// The events in time order (the order they were logged among equal
+	// times), the lanes numbered in the order they appear.
+	order := make([]int, len(ents))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return ents[order[i]].at < ents[order[j]].at })
+	d := &ladder.Diagram{Title: title}
+	var lanes ladder.Lanes
+	for _, i := range order {
+		e := ents[i]
+		ev := ladder.Event{At: e.at, Kind: e.kind, Label: e.label, Alert: e.alert}
+		switch e.kind {
+		case ladder.Packet:
+			ev.From, ev.To = lanes.Of(e.src), lanes.Of(e.dst)
+		case ladder.Call:
+			ev.Lane = lanes.Of(name(of[i]))
+			if ev.Label == "" {
+				ev.Label = fastLabel(e)
+			}
+		}
+		d.Events = append(d.Events, ev)
+	}
+	d.Lanes = lanes.Names()
+	if dropped > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("the session keeps its last %d calls and packets: %d earlier ones are not shown", maxLadder, dropped))
+	}
+	if !wireOn {
+		d.Notes = append(d.Notes, "the wire was off: calls only (wire on shows the packets too; it needs root or CAP_NET_RAW)")
+	}
+	return d
+}
+
+// ladderFastWaits logs the start of a send or recv of the fast path that
+// has to wait.
+func (rt *Runtime) ladderFastWaits(at time.Duration, op string, fd int, sent string) {
+	label := op + " ..."
+	if op == "send" {
+		label = fmt.Sprintf("send %d %s ...", len(sent), head(sent))
+	}
+	rt.lad.add(ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, label: label})
+}
+
+// fastLabel is the label of a send or recv made on the fast path.
+func fastLabel(e ladEntry) string {
+	switch {
+	case e.op == "send" && e.n != len(e.data) && len(e.data) == ladderBytes:
+		return fmt.Sprintf("send %d %s...", e.n, record.Quote(e.data))
+	case e.op == "send":
+		return fmt.Sprintf("send %d %s", e.n, record.Quote(e.data))
+	case e.n == 0:
+		return e.op + " eof"
+	case e.n > len(e.data):
+		return e.op + " " + record.Quote(e.data) + "..."
+	}
+	return e.op + " " + record.Quote(e.data)
+}
+
+// ladderErr is a failure of ladder.
+func ladderErr(addr string, errno error, detail string) []lua.LValue {
+	return failure(&sock.Error{Op: "ladder", FD: -1, Addr: addr, Err: errno, Detail: detail})
+}
+
+// ladderOutputs are the kinds of file ladder writes, and ladderInputs
+// those it draws.
+var (
+	ladderOutputs = map[string]bool{".html": true, ".htm": true, ".svg": true, ".txt": true}
+	ladderInputs  = map[string]bool{".lua": true, ".pcap": true}
+)
+
+func runLadder(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
+	file := optString(L, "ladder", 1, "a file name", "")
+	out := optString(L, "ladder", 2, "a file name", "")
+	ext := strings.ToLower(filepath.Ext(file))
+	if file != "" && !ladderOutputs[ext] && !ladderInputs[ext] {
+		return ladderErr(file, unix.EINVAL, "expected a file to write (.html, .svg, .txt) or one to draw (a recording .lua, a .pcap)"), nil
+	}
+	if out != "" && !ladderOutputs[strings.ToLower(filepath.Ext(out))] {
+		return ladderErr(out, unix.EINVAL, "expected a file to write: .html, .svg or .txt"), nil
+	}
+	if out != "" && !ladderInputs[ext] {
+		return ladderErr(file, unix.EINVAL, "OUT goes with a recording (.lua) or a .pcap to draw"), nil
+	}
+	if file != "" && rt.cfg.Sandbox {
+		return ladderErr(file, unix.EPERM, "file access is refused in --sandbox"), nil
+	}
+	var d *ladder.Diagram
+	if ladderInputs[ext] {
+		var err error
+		lowfd.KeepLowFDs(func() { d, err = readLadder(file) })
+		if err != nil {
+			return ladderErr(file, errnoOf(err), ladderReadDetail(err)), nil
+		}
+		file = out
+	} else {
+		d = diagram("sockshell session", rt.lad.entries(), rt.lad.dropped, rt.wire != nil)
+		if len(d.Events) == 0 {
+			return ladderErr("", unix.ENODATA, "no calls yet: nothing to draw"), nil
+		}
+	}
+	if file == "" {
+		return rt.ret1(lua.LString(strings.TrimSuffix(d.Text(rt.termWidth()), "\n"))), nil
+	}
+	var body []byte
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".svg":
+		body = d.SVG()
+	case ".txt":
+		body = []byte(d.Text(80))
+	default:
+		body = d.HTML()
+	}
+	var err error
+	lowfd.KeepLowFDs(func() { err = os.WriteFile(file, body, 0o644) })
+	if err != nil {
+		return ladderErr(file, errnoOf(err), ""), nil
+	}
+	calls, packets := 0, 0
+	for _, e := range d.Events {
+		switch e.Kind {
+		case ladder.Call:
+			calls++
+		case ladder.Packet:
+			packets++
+		}
+	}
+	return rt.ret1(lua.LString(fmt.Sprintf("wrote %s: %d lanes, %d calls, %d packets", file, len(d.Lanes), calls, packets))), nil
+}
+
+// ladderReadDetail is what a failure to read a file to draw says beyond
+// its errno.
+func ladderReadDetail(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return ""
+	}
+	return SyntaxErrorText(err, 0)
+}
+
+// termWidth is the width of the terminal the session writes to, 80 if it
+// is not one.
+func (rt *Runtime) termWidth() int {
+	if f, ok := rt.out.(interface{ Fd() uintptr }); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+			return int(ws.Col)
+		}
+	}
+	return 80
+}
+
+// readLadder reads a recording or a pcap file into a diagram.
+func readLadder(file string) (*ladder.Diagram, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(file)
+	if strings.HasSuffix(strings.ToLower(file), ".pcap") {
+		ents, err := readPcap(src)
+		if err != nil {
+			return nil, err
+		}
+		d := diagram(base, ents, 0, true)
+		if len(d.Events) == 0 {
+			return nil, errors.New("no TCP or UDP packets in it")
+		}
+		return d, nil
+	}
+	ents, err := readRecording(string(src), file)
+	if err != nil {
+		return nil, err
+	}
+	d := diagram(base, ents, 0, true)
+	if len(d.Events) == 0 {
+		return nil, errors.New("no calls in it")
+	}
+	d.Notes = append(d.Notes, "a recording: calls only; its times are those of its at() lines")
+	return d, nil
+}
+
+// errPcap is a file that is not a pcap file ladder reads.
+var errPcap = errors.New("not a pcap file of Ethernet frames (the format --pcap writes)")
+
+// readPcap reads the packets of a pcap file: microsecond or nanosecond,
+// either byte order, Ethernet frames (as --pcap and tcpdump -i lo write).
+func readPcap(b []byte) ([]ladEntry, error) {
+	if len(b) < 24 {
+		return nil, errPcap
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	magic := bo.Uint32(b)
+	if magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1 {
+		bo = binary.BigEndian
+		magic = bo.Uint32(b)
+	}
+	nano := magic == 0xa1b23c4d
+	if !nano && magic != 0xa1b2c3d4 || bo.Uint32(b[20:]) != 1 {
+		return nil, errPcap
+	}
+	d := wire.NewDecoder()
+	var ents []ladEntry
+	var start time.Time
+	for off := 24; off+16 <= len(b); {
+		h := b[off : off+16]
+		n := int(bo.Uint32(h[8:]))
+		if off+16+n > len(b) {
+			break // cut short: the file of a session still writing it
+		}
+		frac := time.Duration(bo.Uint32(h[4:]))
+		if !nano {
+			frac *= time.Microsecond
+		}
+		t := time.Unix(int64(bo.Uint32(h[0:])), int64(frac))
+		p, ok := d.Decode(wire.Frame{Time: t, Data: b[off+16 : off+16+n], Len: int(bo.Uint32(h[12:]))})
+		off += 16 + n
+		if !ok {
+			continue
+		}
+		if start.IsZero() {
+			start = t
+		}
+		ents = append(ents, packetEntry(p, t.Sub(start)))
+	}
+	return ents, nil
+}
+
+// readRecording reads a recording's calls by running it in a Lua state of
+// its own whose functions only note what the session did (as mock reads
+// one), task functions in the order they were recorded. Descriptors are
+// numbered as the kernel would (the lowest free one); a local address is
+// that of a bind, or the one a getsockname line's comment or an accept's
+// "-- peer" comment gives.
+func readRecording(src, file string) ([]ladEntry, error) {
+	src = record.LuaSource(record.InOrder(src))
+	lines := strings.Split(src, "\n")
+	comment := func(L *lua.LState) string {
+		w := L.Where(1)
+		parts := strings.Split(strings.TrimSuffix(w, ":"), ":")
+		n, err := strconv.Atoi(parts[len(parts)-1])
+		if err != nil || n < 1 || n > len(lines) {
+			return ""
+		}
+		if _, c, ok := strings.Cut(lines[n-1], "-- "); ok {
+			return strings.TrimSpace(c)
+		}
+		return ""
+	}
+	L := lua.NewState(lua.Options{SkipOpenLibs: false})
+	defer L.Close()
+	var ents []ladEntry
+	var clock time.Duration
+	failing := false // in fails(): the call makes no descriptor
+	// A socket of the recording: its address once known, and where it
+	// connected while it has none (an accept's peer comment names it).
+	type rsock struct{ addr, to string }
+	open := map[int]*rsock{}
+	var of []*rsock // each entry's socket
+	var clients []*rsock
+	lowest := func() int {
+		fd := 3
+		for open[fd] != nil {
+			fd++
+		}
+		open[fd] = &rsock{}
+		return fd
+	}
+	type pending struct{ i int }
+	for _, s := range specs {
+		if !s.onLadder() || s.Name == "sleep" {
+			continue
+		}
+		L.SetGlobal(s.Name, L.NewFunction(func(L *lua.LState) int {
+			a := ladderArgs(L, s, clock)
+			e := ladEntry{at: clock, kind: ladder.Call, op: s.Name, fd: a.fd, made: -1, label: s.Name + a.text}
+			sk := open[a.fd]
+			if a.fd >= 0 && sk == nil {
+				sk = &rsock{}
+				open[a.fd] = sk
+			}
+			var res []lua.LValue
+			for _, k := range s.Results {
+				switch k {
+				case KFD:
+					if failing {
+						res = append(res, lua.LNil)
+						continue
+					}
+					fd := lowest()
+					if e.made < 0 {
+						e.made = fd
+					}
+					e.label += fmt.Sprintf(" -> %d", fd)
+					res = append(res, lua.LNumber(fd))
+				case KOK:
+					res = append(res, lua.LTrue)
+				case KInt:
+					res = append(res, lua.LNumber(max(a.sent, 0)))
+				case KChunk, KData:
+					ud := L.NewUserData()
+					ud.Value = &pending{i: len(ents)}
+					res = append(res, ud)
+				case KAddr:
+					c, peer := strings.CutPrefix(comment(L), "peer ")
+					switch {
+					case s.Name == "getsockname" && sk != nil:
+						if c != "" {
+							sk.addr = c
+						}
+						c = sk.addr
+						e.label += " -> " + c
+					case peer:
+						e.label += " " + c
+					}
+					res = append(res, lua.LString(c))
+				default:
+					res = append(res, lua.LNil)
+				}
+			}
+			if sk == nil && e.made >= 0 {
+				sk = open[e.made]
+			}
+			switch s.Name {
+			case "bind":
+				if ap, err := netip.ParseAddrPort(L.OptString(2, "")); err != nil || ap.Port() != 0 {
+					sk.addr = L.OptString(2, "")
+				}
+			case "connect":
+				if sk.addr == "" {
+					sk.to = L.OptString(2, "")
+					clients = append(clients, sk)
+				}
+			case "accept":
+				if e.made < 0 {
+					break
+				}
+				open[e.made].addr = sk.addr
+				if peer, ok := strings.CutPrefix(comment(L), "peer "); ok && !failing {
+					for i, c := range clients {
+						if c.to == sk.addr && c.addr == "" {
+							c.addr = peer
+							clients = slices.Delete(clients, i, i+1)
+							break
+						}
+					}
+				}
+			case "close":
+				delete(open, a.fd)
+			}
+			if sk == nil {
+				e.kind = ladder.Note
+			}
+			ents = append(ents, e)
+			of = append(of, sk)
+			for _, v := range res {
+				L.Push(v)
+			}
+			return len(res)
+		}))
+	}
+	L.SetGlobal("at", L.NewFunction(func(L *lua.LState) int {
+		clock = time.Duration(float64(L.CheckNumber(1)) * float64(time.Second))
+		return 0
+	}))
+	L.SetGlobal("expect", L.NewFunction(func(L *lua.LState) int {
+		ud, ok := L.Get(1).(*lua.LUserData)
+		if !ok {
+			return 0
+		}
+		p, ok := ud.Value.(*pending)
+		if !ok {
+			return 0
+		}
+		e := &ents[p.i]
+		switch want := L.Get(2).(type) {
+		case lua.LString:
+			if want == "" && e.op == "recv" {
+				e.label = e.op + " eof"
+			} else {
+				e.label = e.op + " " + head(string(want))
+			}
+		case *lua.LTable:
+			e.label = e.op + " " + record.Quote(lua.LVAsString(want.RawGetString("match"))) + " (a pattern)"
+		}
+		return 0
+	}))
+	L.SetGlobal("fails", L.NewFunction(func(L *lua.LState) int {
+		code := L.CheckString(1)
+		n := len(ents)
+		failing = true
+		L.Call(L.GetTop()-2, lua.MultRet)
+		failing = false
+		if len(ents) > n {
+			ents[n].label += ": " + code
+			ents[n].alert = true
+		}
+		return 0
+	}))
+	// The rest (strict, sleep...) does nothing here.
+	if err := readWith(L, src, file); err != nil {
+		return nil, err
+	}
+	for i, sk := range of {
+		if sk != nil {
+			ents[i].addr = sk.addr
+		}
+	}
+	return ents, nil
+}
+
+// readWith runs the recording src in L, whose globals are the functions
+// that note what it did; any other global it calls does nothing.
+func readWith(L *lua.LState, src, file string) error {
+	nop := L.NewFunction(func(L *lua.LState) int { return 0 })
+	meta := L.NewTable()
+	meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.Push(nop)
+		return 1
+	}))
+	L.SetMetatable(L.G.Global, meta)
+	fn, err := L.Load(strings.NewReader(src), file)
+	if err != nil {
+		return err
+	}
+	L.Push(fn)
+	return L.PCall(0, 0, nil)
+}
