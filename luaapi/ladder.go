@@ -329,9 +329,12 @@ func sockaddrString(sa unix.Sockaddr) string {
 	return ""
 }
 
-// ladderPacket logs a packet the wire saw.
+// ladderPacket logs a packet the wire saw. Its time is the kernel's (the
+// wall clock), the calls' the session's monotonic clock: the packet is
+// placed by how long ago it came, so that the two agree even where the
+// wall clock was set or slewed since the session started.
 func (rt *Runtime) ladderPacket(p wire.Packet) {
-	rt.lad.add(packetEntry(p, p.Time.Sub(rt.start)))
+	rt.lad.add(packetEntry(p, time.Since(rt.start)-time.Now().Sub(p.Time)))
 }
 
 func packetEntry(p wire.Packet, at time.Duration) ladEntry {

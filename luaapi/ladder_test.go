@@ -52,7 +52,10 @@ func calls(d *ladder.Diagram) []string {
 func TestLadderLanes(t *testing.T) {
 	needWire(t)
 	s := newSession(t, Config{})
-	s.ok(`wire("on")` + lanesSession)
+	// The kernel turns packet timestamps on a moment after the wire asks
+	// (net_enable_timestamp defers it): until then a packet carries the
+	// time it was read, which may be after the call that sent it.
+	s.ok(`wire("on"); sleep(0.05)` + lanesSession)
 	d := sessionDiagram(s)
 	t.Log("\n" + d.Text(100))
 	if len(d.Lanes) != 2 {
