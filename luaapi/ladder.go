@@ -26,7 +26,7 @@ import (
 
 var ladderOps = []*Spec{
 	{Name: "ladder", Params: params(opt("file", KName), opt("out", KName)), Results: results(KString),
-		Doc:     "draw the session so far as a sequence diagram: a lane per endpoint with its calls, the wire's packets as arrows between lanes, time going down; FILE.html or FILE.svg: write it there; a recording (FILE.lua) or FILE.pcap: draw that instead, as text or into OUT",
+		Doc:     "draw the session so far (its last 4000 calls and packets) as a sequence diagram: a lane per endpoint with its calls, the wire's packets as arrows between lanes, time going down; FILE.html or FILE.svg: write it there; a recording (FILE.lua) or FILE.pcap: draw that instead, as text or into OUT",
 		Returns: "the diagram as text, or a line saying what was written", checked: true, run: runLadder},
 }
 
@@ -512,7 +512,11 @@ func runLadder(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		var err error
 		lowfd.KeepLowFDs(func() { d, err = readLadder(file) })
 		if err != nil {
-			return ladderErr(file, errnoOf(err), ladderReadDetail(err)), nil
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				return ladderErr(file, errnoOf(err), ""), nil
+			}
+			return ladderErr(file, unix.EINVAL, SyntaxErrorText(err, 0)), nil
 		}
 		file = out
 	} else {
@@ -548,16 +552,6 @@ func runLadder(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		}
 	}
 	return rt.ret1(lua.LString(fmt.Sprintf("wrote %s: %d lanes, %d calls, %d packets", file, len(d.Lanes), calls, packets))), nil
-}
-
-// ladderReadDetail is what a failure to read a file to draw says beyond
-// its errno.
-func ladderReadDetail(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return ""
-	}
-	return SyntaxErrorText(err, 0)
 }
 
 // termWidth is the width of the terminal the session writes to, 80 if it
