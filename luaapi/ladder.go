@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -44,21 +45,44 @@ const maxLadder = 4000
 const ladderBytes = 24
 
 // ladderLog is the session's log of calls and packets for ladder, the
-// last maxLadder of them. It is not safe for concurrent use: only the
-// scheduler's goroutine adds to it.
+// last maxLadder of them. The sends and receives of the fast path go to a
+// ring of their own, of small entries without pointers (no allocation, no
+// write barrier, nothing for the collector to scan): together the two
+// rings hold the last maxLadder of everything, and ladder merges them by
+// time. It is not safe for concurrent use: only the scheduler's goroutine
+// adds to it.
 type ladderLog struct {
-	ents    []ladEntry // in the order they were added; a ring once full
-	next    int        // where the next entry goes once full
-	dropped int
+	ents  ring[ladEntry]
+	fasts ring[fastEntry]
 	// addrs are the local addresses of the session's descriptors as far
 	// as they are known, so that a call on a descriptor that is gone
 	// (close) still finds its lane.
 	addrs map[int]string
 }
 
-// ladEntry is a call, a packet or a note. A call made on the fast path
-// (send, recv) keeps its bytes and count, and its label is made when it is
-// drawn; the others keep their label.
+// ring keeps the last maxLadder values added.
+type ring[T any] struct {
+	vals  []T
+	next  int // where the next value goes once full
+	added int
+}
+
+func (r *ring[T]) add(v T) {
+	r.added++
+	if len(r.vals) < maxLadder {
+		r.vals = append(r.vals, v)
+		return
+	}
+	r.vals[r.next] = v
+	r.next = (r.next + 1) % maxLadder
+}
+
+// all returns the values oldest first.
+func (r *ring[T]) all() []T {
+	return append(append(make([]T, 0, len(r.vals)), r.vals[r.next:]...), r.vals[:r.next]...)
+}
+
+// ladEntry is a call, a packet or a note.
 type ladEntry struct {
 	at    time.Duration
 	kind  ladder.Kind
@@ -67,70 +91,93 @@ type ladEntry struct {
 	made  int    // a descriptor the call made (socket, accept), -1 for none
 	addr  string // fd's local address after the call, where known
 	label string
-	data  string // fast path: the first ladderBytes of the bytes
-	n     int    // fast path: the count sent or received
 	alert bool
 	src   string // packets: the endpoints
 	dst   string
 }
 
-func (l *ladderLog) add(e ladEntry) {
-	if len(l.ents) < maxLadder {
-		l.ents = append(l.ents, e)
-		return
+// fastEntry is a send or recv of the fast path: its label is made when
+// it is drawn.
+type fastEntry struct {
+	at   time.Duration
+	n    int // the count sent or received
+	fd   int32
+	op   fastOp
+	dlen uint8
+	data [ladderBytes]byte // the first bytes
+}
+
+type fastOp uint8
+
+const (
+	fastSend     fastOp = iota
+	fastRecv            // a recv that did not wait
+	fastRecvDone        // the end of one that waited
+)
+
+func (l *ladderLog) add(e ladEntry) { l.ents.add(e) }
+
+// fast logs a send or recv of the fast path that went well: data is what
+// went or came (its first ladderBytes are kept), n its count.
+func fast[T string | []byte](l *ladderLog, at time.Duration, op fastOp, fd int, data T, n int) {
+	e := fastEntry{at: at, n: n, fd: int32(fd), op: op}
+	e.dlen = uint8(copy(e.data[:], data))
+	l.fasts.add(e)
+}
+
+// entries returns the last maxLadder entries in time order (among equal
+// times, in the order they were logged), and how many earlier ones were
+// dropped.
+func (l *ladderLog) entries() ([]ladEntry, int) {
+	ents := l.ents.all()
+	for _, f := range l.fasts.all() {
+		ents = append(ents, ladEntry{at: f.at, kind: ladder.Call, op: [...]string{"send", "recv", "recv"}[f.op], fd: int(f.fd), made: -1, label: fastLabel(f)})
 	}
-	l.ents[l.next] = e
-	l.next = (l.next + 1) % maxLadder
-	l.dropped++
-}
-
-// entries returns the entries oldest first.
-func (l *ladderLog) entries() []ladEntry {
-	return append(append([]ladEntry(nil), l.ents[l.next:]...), l.ents[:l.next]...)
-}
-
-// fast logs a send or recv of the fast path: data is what went or came,
-// n its count; failed, if not nil, is the call's failure.
-func (l *ladderLog) fast(at time.Duration, op string, fd int, data string, n int, failed []lua.LValue) {
-	e := ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, n: n}
-	if len(failed) >= 3 {
-		e.label, e.alert = op+": "+failed[2].String(), true
-	} else if len(data) > ladderBytes {
-		e.data = strings.Clone(data[:ladderBytes])
-	} else {
-		e.data = data
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].at < ents[j].at })
+	dropped := l.ents.added + l.fasts.added - len(ents)
+	if len(ents) > maxLadder {
+		ents = ents[len(ents)-maxLadder:]
+		dropped = l.ents.added + l.fasts.added - maxLadder
 	}
-	l.add(e)
+	return ents, dropped
 }
 
-// ladderFast logs a send or recv of the fast path that went the generic
-// way (it waited): at is when it started, 0 for now.
+// ladderFast logs a send or recv of the fast path that failed or went the
+// generic way (it waited): at is when it started, 0 for now (the end of
+// one that waited).
 func (rt *Runtime) ladderFast(at time.Duration, op string, fd int, sent string, res []lua.LValue) {
-	if at == 0 {
-		at = time.Since(rt.start)
-		if len(res) >= 3 && res[0] == lua.LNil {
-			rt.lad.add(ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, label: "... " + op + ": " + res[2].String(), alert: true})
-			return
-		}
-		if n, ok := res[0].(lua.LNumber); ok && op == "send" {
-			rt.lad.add(ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, label: fmt.Sprintf("... send -> %d", int(n))})
-			return
-		}
-		got, _ := res[0].(lua.LString)
-		rt.lad.fast(at, "... "+op, fd, string(got), len(got), nil)
+	if len(res) == 0 {
 		return
 	}
-	switch {
+	done := at == 0
+	if done {
+		at = time.Since(rt.start)
+	}
+	e := ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1}
+	switch n, isNum := res[0].(lua.LNumber); {
 	case len(res) >= 3 && res[0] == lua.LNil:
-		rt.lad.fast(at, op, fd, "", 0, res)
-	case len(res) == 0:
-	case op == "send":
-		n, _ := res[0].(lua.LNumber)
-		rt.lad.fast(at, op, fd, sent, int(n), nil)
+		e.label, e.alert = op+": "+res[2].String(), true
+	case done && isNum:
+		e.label = fmt.Sprintf("send -> %d", int(n))
+	case isNum:
+		fast(&rt.lad, at, fastSend, fd, sent, int(n))
+		return
 	default:
 		got, _ := res[0].(lua.LString)
-		rt.lad.fast(at, op, fd, string(got), len(got), nil)
+		fast(&rt.lad, at, [2]fastOp{fastRecv, fastRecvDone}[b2i(done)], fd, string(got), len(got))
+		return
 	}
+	if done {
+		e.label = "... " + e.label
+	}
+	rt.lad.add(e)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // ladderExtra are the operations ladder shows besides the recorded ones.
@@ -438,9 +485,6 @@ func diagram(title string, ents []ladEntry, dropped int, wireOn bool) *ladder.Di
 			ev.From, ev.To = lanes.Of(e.src), lanes.Of(e.dst)
 		case ladder.Call:
 			ev.Lane = lanes.Of(name(of[i]))
-			if ev.Label == "" {
-				ev.Label = fastLabel(e)
-			}
 		}
 		d.Events = append(d.Events, ev)
 	}
@@ -464,19 +508,19 @@ func (rt *Runtime) ladderFastWaits(at time.Duration, op string, fd int, sent str
 	rt.lad.add(ladEntry{at: at, kind: ladder.Call, op: op, fd: fd, made: -1, label: label})
 }
 
-// fastLabel is the label of a send or recv made on the fast path.
-func fastLabel(e ladEntry) string {
-	switch {
-	case e.op == "send" && e.n != len(e.data) && len(e.data) == ladderBytes:
-		return fmt.Sprintf("send %d %s...", e.n, record.Quote(e.data))
-	case e.op == "send":
-		return fmt.Sprintf("send %d %s", e.n, record.Quote(e.data))
-	case e.n == 0:
-		return e.op + " eof"
-	case e.n > len(e.data):
-		return e.op + " " + record.Quote(e.data) + "..."
+// fastLabel is the label of a send or recv of the fast path.
+func fastLabel(f fastEntry) string {
+	data := record.Quote(string(f.data[:f.dlen]))
+	if f.n > int(f.dlen) {
+		data += "..."
 	}
-	return e.op + " " + record.Quote(e.data)
+	switch {
+	case f.op == fastSend:
+		return fmt.Sprintf("send %d %s", f.n, data)
+	case f.n == 0:
+		return [...]string{"", "recv eof", "... recv eof"}[f.op]
+	}
+	return [...]string{"", "recv ", "... recv "}[f.op] + data
 }
 
 // ladderErr is a failure of ladder.
@@ -520,7 +564,8 @@ func runLadder(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		}
 		file = out
 	} else {
-		d = diagram("sockshell session", rt.lad.entries(), rt.lad.dropped, rt.wire != nil)
+		ents, dropped := rt.lad.entries()
+		d = diagram("sockshell session", ents, dropped, rt.wire != nil)
 		if len(d.Events) == 0 {
 			return ladderErr("", unix.ENODATA, "no calls yet: nothing to draw"), nil
 		}
@@ -554,12 +599,15 @@ func runLadder(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	return rt.ret1(lua.LString(fmt.Sprintf("wrote %s: %d lanes, %d calls, %d packets", file, len(d.Lanes), calls, packets))), nil
 }
 
-// termWidth is the width of the terminal the session writes to, 80 if it
-// is not one.
+// termWidth is the width of the terminal the session writes to (the
+// shell's output goes through its line editor, so the session's own
+// stdout is asked too), 80 if it is not one.
 func (rt *Runtime) termWidth() int {
-	if f, ok := rt.out.(interface{ Fd() uintptr }); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
+	for _, w := range []io.Writer{rt.out, rt.cfg.Stdout} {
+		if f, ok := w.(interface{ Fd() uintptr }); ok {
+			if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+				return int(ws.Col)
+			}
 		}
 	}
 	return 80

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -30,7 +31,8 @@ const lanesSession = `
 
 // sessionDiagram is the diagram of the session s has run so far.
 func sessionDiagram(s *session) *ladder.Diagram {
-	return diagram("test", s.rt.lad.entries(), s.rt.lad.dropped, s.rt.wire != nil)
+	ents, dropped := s.rt.lad.entries()
+	return diagram("test", ents, dropped, s.rt.wire != nil)
 }
 
 // calls are the diagram's calls, each as "LANE: LABEL".
@@ -206,5 +208,21 @@ func checkEscaped(t *testing.T, name string, b []byte) {
 	}
 	if !bytes.Contains(b, []byte(`&#34;\0\x01\x1b\xff\&#34;&#39;&amp;&lt;script&gt;&#34;`)) {
 		t.Errorf("%s does not show the payload escaped:\n%s", name, b)
+	}
+}
+
+// BenchmarkLadderLog measures what the fast path of send and recv pays for
+// the ladder: the time and one entry in the log (the log full, as in a
+// long session).
+func BenchmarkLadderLog(b *testing.B) {
+	var l ladderLog
+	start := time.Now()
+	for i := 0; i < maxLadder; i++ {
+		fast(&l, 0, fastSend, 3, "x", 1)
+	}
+	data := []byte("x")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fast(&l, time.Since(start), fastRecv, 4, data, 1)
 	}
 }

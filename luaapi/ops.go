@@ -335,7 +335,7 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 			// A blocking send returns when every byte is queued.
 			return rt.finishSlow(L, at, "send", fd, string(data), func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), n) })
 		}
-		rt.lad.fast(at, "send", fd, string(data), n, nil)
+		fast(&rt.lad, at, fastSend, fd, string(data), n)
 		L.Push(rt.box.count(n))
 		return 1
 	}
@@ -371,12 +371,10 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 			return rt.fastFailed(L, at, "recv", fd, failure(&sock.Error{Op: "recv", FD: fd, Err: errno}))
 		case len(b) == 1:
 			got = rt.box.oneByte(b[0])
-			rt.lad.fast(at, "recv", fd, string(b), 1, nil) // a byte's string costs nothing
 		default:
-			s := lua.LString(b)
-			got = s
-			rt.lad.fast(at, "recv", fd, string(s), len(s), nil)
+			got = lua.LString(b)
 		}
+		fast(&rt.lad, at, fastRecv, fd, b, len(b))
 		L.Push(got)
 		return 1
 	}
@@ -399,7 +397,7 @@ func (rt *Runtime) finishSlow(L *lua.LState, at time.Duration, op string, fd int
 
 // fastFailed ends a fast-path call that failed at once.
 func (rt *Runtime) fastFailed(L *lua.LState, at time.Duration, op string, fd int, res []lua.LValue) int {
-	rt.lad.fast(at, op, fd, "", 0, res)
+	rt.ladderFast(at, op, fd, "", res)
 	return push(L, res)
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // ladderScript is a session with the wire on where it can be, a payload
@@ -133,5 +135,36 @@ func checkScreenshot(t *testing.T, file string) {
 	t.Logf("%s: %dx%d, %d colours, %.1f%% inked", filepath.Base(file), b.Dx(), b.Dy(), len(colours), share*100)
 	if len(colours) < 5 || share < 0.01 {
 		t.Errorf("%s looks blank: %d colours, %.2f%% of the pixels not white", file, len(colours), share*100)
+	}
+}
+
+// TestLadderTerminalWidth: in the shell on a terminal, ladder fits the
+// terminal's width, and follows it when the window is resized.
+func TestLadderTerminalWidth(t *testing.T) {
+	term := startTerminal(t, t.TempDir())
+	term.expect(prompt)
+	for _, line := range []string{"socket inet stream", "bind 3 127.0.0.1:0", "listen 3", "socket inet stream"} {
+		term.send(line + "\n")
+		term.expect(prompt)
+	}
+	widest := func() int {
+		term.send("ladder\n")
+		term.expect(`\* listen`)
+		term.expect(prompt)
+		n := 0
+		for _, l := range strings.Split(term.all()[strings.LastIndex(term.all(), "ladder\r\n"):], "\n") {
+			n = max(n, len([]rune(strings.TrimRight(l, "\r"))))
+		}
+		return n
+	}
+	// Two lanes in 200 columns: the second lane's calls end near its right.
+	if n := widest(); n <= 100 || n > 200 {
+		t.Errorf("in 200 columns the widest line is %d columns, want it to use the width:\n%s", n, term.since())
+	}
+	if err := pty.Setsize(term.pty, &pty.Winsize{Rows: 50, Cols: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if n := widest(); n > 60 || n < 40 {
+		t.Errorf("in 60 columns the widest line is %d columns:\n%s", n, term.all())
 	}
 }
