@@ -255,7 +255,7 @@ func (rt *Runtime) ladderWaits(L *lua.LState, s *Spec, at time.Duration) ladArgs
 	if a.fd < 0 {
 		e.kind = ladder.Note
 	} else {
-		e.addr = rt.laneAddr(a.fd, false)
+		e.addr = rt.laneAddr(a.fd, s.Name, false)
 	}
 	rt.lad.add(e)
 	a.at, a.waited = 0, true
@@ -327,7 +327,7 @@ func (rt *Runtime) ladderCall(s *Spec, a ladArgs, res []lua.LValue) {
 	if fd < 0 {
 		e.kind = ladder.Note
 	} else {
-		e.addr = rt.laneAddr(fd, s.Name == "close" && !e.alert)
+		e.addr = rt.laneAddr(fd, s.Name, s.Name == "close" && !e.alert)
 	}
 	rt.lad.add(e)
 }
@@ -335,13 +335,13 @@ func (rt *Runtime) ladderCall(s *Spec, a ladArgs, res []lua.LValue) {
 // laneAddr is fd's local address, "" while it has none (an unbound or
 // unnamed socket); gone says fd was just closed, so that the address last
 // known is the answer.
-func (rt *Runtime) laneAddr(fd int, gone bool) string {
-	a := rt.lad.addrs[fd]
+func (rt *Runtime) laneAddr(fd int, op string, gone bool) string {
+	a, known := rt.lad.addrs[fd]
 	if gone {
 		delete(rt.lad.addrs, fd)
 		return a
 	}
-	if a != "" {
+	if a != "" || known && !namesSocket[op] {
 		return a
 	}
 	sa, err := unix.Getsockname(fd)
@@ -349,14 +349,16 @@ func (rt *Runtime) laneAddr(fd int, gone bool) string {
 		return ""
 	}
 	a = sockaddrString(sa)
-	if a != "" {
-		if rt.lad.addrs == nil {
-			rt.lad.addrs = map[int]string{}
-		}
-		rt.lad.addrs[fd] = a
+	if rt.lad.addrs == nil {
+		rt.lad.addrs = map[int]string{}
 	}
+	rt.lad.addrs[fd] = a
 	return a
 }
+
+// namesSocket are the calls that may give a socket its local address
+// (sendto and connect bind one that has none).
+var namesSocket = map[string]bool{"bind": true, "connect": true, "listen": true, "sendto": true, "dial": true, "serve": true}
 
 // sockaddrString writes a local address as the wire writes packets'
 // endpoints; "" for one not bound yet.
@@ -719,8 +721,9 @@ func readRecording(src, file string) ([]ladEntry, error) {
 	// connected while it has none (an accept's peer comment names it).
 	type rsock struct{ addr, to string }
 	open := map[int]*rsock{}
-	var of []*rsock // each entry's socket
-	var clients []*rsock
+	var of []*rsock                // each entry's socket
+	var clients []*rsock           // connected, without an address yet
+	peers := map[string][]string{} // accepted, the client not seen yet: by listener
 	lowest := func() int {
 		fd := 3
 		for open[fd] != nil {
@@ -790,8 +793,11 @@ func readRecording(src, file string) ([]ladEntry, error) {
 					sk.addr = L.OptString(2, "")
 				}
 			case "connect":
-				if sk.addr == "" {
-					sk.to = L.OptString(2, "")
+				to := L.OptString(2, "")
+				if sk.addr == "" && len(peers[to]) > 0 {
+					sk.addr, peers[to] = peers[to][0], peers[to][1:]
+				} else if sk.addr == "" {
+					sk.to = to
 					clients = append(clients, sk)
 				}
 			case "accept":
@@ -800,13 +806,13 @@ func readRecording(src, file string) ([]ladEntry, error) {
 				}
 				open[e.made].addr = sk.addr
 				if peer, ok := strings.CutPrefix(comment(L), "peer "); ok && !failing {
-					for i, c := range clients {
-						if c.to == sk.addr && c.addr == "" {
-							c.addr = peer
-							clients = slices.Delete(clients, i, i+1)
-							break
-						}
+					i := slices.IndexFunc(clients, func(c *rsock) bool { return c.to == sk.addr })
+					if i < 0 { // the accept was recorded before the connect (another task's)
+						peers[sk.addr] = append(peers[sk.addr], peer)
+						break
 					}
+					clients[i].addr = peer
+					clients = slices.Delete(clients, i, i+1)
 				}
 			case "close":
 				delete(open, a.fd)

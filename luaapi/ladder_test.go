@@ -26,8 +26,7 @@ const lanesSession = `
 	expect(recv(conn), "hello\n")
 	close(c)
 	expect(recv(conn), "")
-	close(conn); close(srv)
-	return getsockname ~= nil`
+	close(conn); close(srv)`
 
 // sessionDiagram is the diagram of the session s has run so far.
 func sessionDiagram(s *session) *ladder.Diagram {
@@ -224,5 +223,64 @@ func BenchmarkLadderLog(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		fast(&l, time.Since(start), fastRecv, 4, data, 1)
+	}
+}
+
+// TestLadderPcap: the pcap file the wire wrote draws the same handshake
+// and teardown between the same two lanes, without calls.
+func TestLadderPcap(t *testing.T) {
+	needWire(t)
+	s := newSession(t, Config{})
+	file := filepath.Join(t.TempDir(), "s.pcap")
+	s.rt.ls.SetGlobal("PCAP", lua.LString(file))
+	s.ok(`wire(PCAP); sleep(0.05)` + lanesSession + `
+	wire("off")`)
+	d, err := readLadder(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := sessionDiagram(s)
+	var flags, want []string
+	for _, e := range d.Events {
+		if e.Kind != ladder.Packet {
+			t.Errorf("a pcap's diagram has a %v event %q", e.Kind, e.Label)
+		}
+		flags = append(flags, d.Lanes[e.From]+" "+e.Label)
+	}
+	for _, e := range live.Events {
+		if e.Kind == ladder.Packet {
+			want = append(want, live.Lanes[e.From]+" "+e.Label)
+		}
+	}
+	if strings.Join(flags, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the pcap's packets:\n%s\nthe session's:\n%s", strings.Join(flags, "\n"), strings.Join(want, "\n"))
+	}
+	if len(flags) < 8 || !strings.Contains(flags[0], "SYN seq 0") {
+		t.Errorf("packets:\n%s\nwant the handshake first, and the teardown", strings.Join(flags, "\n"))
+	}
+}
+
+// BenchmarkLadderCall measures what a call of the generic path pays for
+// the ladder: its arguments and results in words, one entry in the log.
+func BenchmarkLadderCall(b *testing.B) {
+	rt, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	if err := rt.ls.DoString(`a, b = socketpair("unix", "stream")`); err != nil {
+		b.Fatal(err)
+	}
+	spec, _ := Lookup("recvn")
+	L := rt.ls
+	fd := rt.table.FDs()[0]
+	res := []lua.LValue{lua.LString("hello\n")}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		L.SetTop(0)
+		L.Push(lua.LNumber(fd))
+		L.Push(lua.LNumber(6))
+		rt.ladderCall(spec, ladderArgs(L, spec, time.Since(rt.start)), res)
 	}
 }
