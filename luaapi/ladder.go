@@ -164,20 +164,17 @@ func (rt *Runtime) ladderFast(at time.Duration, op string, fd int, sent string, 
 		return
 	default:
 		got, _ := res[0].(lua.LString)
-		fast(&rt.lad, at, [2]fastOp{fastRecv, fastRecvDone}[b2i(done)], fd, string(got), len(got))
+		kind := fastRecv
+		if done {
+			kind = fastRecvDone
+		}
+		fast(&rt.lad, at, kind, fd, string(got), len(got))
 		return
 	}
 	if done {
 		e.label = "... " + e.label
 	}
 	rt.lad.add(e)
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // ladderExtra are the operations ladder shows besides the recorded ones.
@@ -310,7 +307,7 @@ func (rt *Runtime) ladderCall(s *Spec, a ladArgs, res []lua.LValue) {
 					label += " -> " + string(str)
 				}
 			case KInt, KNum, KBool:
-				if n, ok := v.(lua.LNumber); !ok || int(n) != a.sent {
+				if n, ok := v.(lua.LNumber); !ok || int(n) != a.sent || a.waited {
 					label += " -> " + v.String()
 				}
 			}
