@@ -51,6 +51,15 @@ for i, p in ipairs(ps) do
 end
 if wired then
   expect(zero ~= nil, true, "the reader's window went to zero")
+  -- The windows the reader's ACKs advertised, as its buffer filled.
+  local wins = {}
+  for i = 1, zero do
+    if ps[i].dst ~= reader then
+      wins[#wins + 1] = ps[i].win
+      expect(#wins == 1 or ps[i].win <= wins[#wins - 1], true, "the window only shrinks while nobody reads")
+    end
+  end
+  print("the reader's window, ACK by ACK: " .. table.concat(wins, ", "))
   print(string.format("the window closed after %d bytes: the reader's ACK said win 0", ps[zero].ack - 1))
   expect(#probes >= 1, true, "the sender probed the zero window")
   for i, p in ipairs(probes) do
