@@ -209,16 +209,21 @@ func ladderArgs(L *lua.LState, s *Spec, at time.Duration) ladArgs {
 				a.fd = int(x)
 				continue
 			}
-			b.WriteString(" " + x.String())
+			b.WriteByte(' ')
+			writeNumber(&b, x)
 		case lua.LString:
+			b.WriteByte(' ')
 			if k == KData {
 				a.sent = len(x)
-				fmt.Fprintf(&b, " %d %s", len(x), head(string(x)))
+				b.WriteString(strconv.Itoa(len(x)))
+				b.WriteByte(' ')
+				writeHead(&b, string(x))
 			} else {
-				b.WriteString(" " + word(string(x)))
+				b.WriteString(word(string(x)))
 			}
 		case lua.LBool:
-			b.WriteString(" " + x.String())
+			b.WriteByte(' ')
+			b.WriteString(x.String())
 		}
 	}
 	a.text = b.String()
@@ -233,13 +238,29 @@ func word(s string) string {
 	return s
 }
 
-// head is the first ladderBytes of s, quoted, "..." after them if there
-// is more.
-func head(s string) string {
-	if len(s) <= ladderBytes {
-		return record.Quote(s)
+// writeNumber writes x as Lua prints it, without fmt.
+func writeNumber(b *strings.Builder, x lua.LNumber) {
+	if i := int64(x); float64(i) == float64(x) {
+		b.WriteString(strconv.FormatInt(i, 10))
+		return
 	}
-	return record.Quote(s[:ladderBytes]) + "..."
+	b.WriteString(x.String())
+}
+
+// head is what writeHead writes.
+func head(s string) string {
+	var b strings.Builder
+	writeHead(&b, s)
+	return b.String()
+}
+
+// writeHead writes the first ladderBytes of s, quoted, "..." after them
+// if there is more.
+func writeHead(b *strings.Builder, s string) {
+	b.WriteString(record.Quote(s[:min(len(s), ladderBytes)]))
+	if len(s) > ladderBytes {
+		b.WriteString("...")
+	}
 }
 
 // ladderWaits logs the start of a call that has to wait, "connect ADDR
@@ -265,12 +286,18 @@ func (rt *Runtime) ladderCall(s *Spec, a ladArgs, res []lua.LValue) {
 		at = time.Since(rt.start)
 	}
 	e := ladEntry{at: at, kind: ladder.Call, op: s.Name, fd: a.fd, made: -1}
-	label := s.Name + a.text
+	var b strings.Builder
+	b.Grow(len(s.Name) + len(a.text) + 2*ladderBytes)
 	if a.waited {
-		label = "... " + s.Name
+		b.WriteString("... ")
+		b.WriteString(s.Name)
+	} else {
+		b.WriteString(s.Name)
+		b.WriteString(a.text)
 	}
 	if len(res) >= 3 && res[0] == lua.LNil {
-		label += ": " + res[2].String()
+		b.WriteString(": ")
+		b.WriteString(res[2].String())
 		e.alert = true
 	} else {
 		for i, v := range res {
@@ -281,37 +308,46 @@ func (rt *Runtime) ladderCall(s *Spec, a ladArgs, res []lua.LValue) {
 			switch k {
 			case KFD:
 				if n, ok := v.(lua.LNumber); ok {
-					label += fmt.Sprintf(" -> %d", int(n))
+					b.WriteString(" -> ")
+					b.WriteString(strconv.Itoa(int(n)))
 					if e.made < 0 {
 						e.made = int(n)
 					}
 				}
 			case KOK:
 				if a.waited {
-					label += " ok"
+					b.WriteString(" ok")
 				}
 			case KChunk, KData:
 				if str, ok := v.(lua.LString); ok {
 					if str == "" && k == KChunk {
-						label += " eof"
+						b.WriteString(" eof")
 					} else {
-						label += " " + head(string(str))
+						b.WriteByte(' ')
+						writeHead(&b, string(str))
 					}
 				}
 			case KAddr:
-				if str, ok := v.(lua.LString); ok && s.Name != "getsockname" {
-					label += " " + string(str)
-				} else if ok {
-					label += " -> " + string(str)
+				if str, ok := v.(lua.LString); ok {
+					if s.Name == "getsockname" {
+						b.WriteString(" ->")
+					}
+					b.WriteByte(' ')
+					b.WriteString(string(str))
 				}
 			case KInt, KNum, KBool:
 				if n, ok := v.(lua.LNumber); !ok || int(n) != a.sent || a.waited {
-					label += " -> " + v.String()
+					b.WriteString(" -> ")
+					if ok {
+						writeNumber(&b, n)
+					} else {
+						b.WriteString(v.String())
+					}
 				}
 			}
 		}
 	}
-	e.label = label
+	e.label = b.String()
 	if e.made >= 0 {
 		delete(rt.lad.addrs, e.made)
 	}
