@@ -288,6 +288,9 @@ func Help(name string) string {
 			fmt.Fprintf(&b, "    %-10s %-7s %s\n", o.Name, kind, o.Doc)
 		}
 	}
+	if name == "ladder" {
+		b.WriteString("  examples:\n    " + strings.ReplaceAll(ladderExample, "\n", "\n    ") + "\n")
+	}
 	return b.String()
 }
 
@@ -463,6 +466,7 @@ var failExamples = map[string]string{
 	"lab":         "lab: EPERM: needs root (CAP_SYS_ADMIN) to make network namespaces",
 	"host":        "host: EINVAL: no lab: build one first with lab{...} or --lab",
 	"drop":        "drop c2d: EINVAL: expected a direction: a2b or b2a",
+	"ladder":      "ladder s.htm: EACCES: permission denied",
 	"record":      "record /nonexistent/rec.lua: ENOENT: no such file or directory",
 	"replay":      "replay rec.lua: ENOENT: no such file or directory",
 }

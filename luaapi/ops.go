@@ -22,7 +22,7 @@ var (
 )
 
 func init() {
-	specs = slices.Concat(socketOps, talkOps, framingOps, interactOps, tlsOps, logOps, taskOps, poolOps, wireOps, labOps, helperOps)
+	specs = slices.Concat(socketOps, talkOps, framingOps, interactOps, tlsOps, logOps, taskOps, poolOps, wireOps, labOps, ladderOps, helperOps)
 	specIndex = make(map[string]*Spec, len(specs))
 	for _, s := range specs {
 		specIndex[s.Name] = s
@@ -321,19 +321,21 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 		if e == nil {
 			return slow(L) // not a socket: nothing was tried
 		}
+		at := time.Since(rt.start)
 		n, errno := e.SendNow(string(data))
 		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
 			if e.Nonblock {
-				return push(L, sendFailure(wouldBlock("send", fd), 0))
+				return rt.fastFailed(L, at, "send", fd, sendFailure(wouldBlock("send", fd), 0))
 			}
-			return rt.finishSlow(L, "send", func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), 0) })
+			return rt.finishSlow(L, at, "send", fd, string(data), func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), 0) })
 		case errno != 0:
-			return push(L, sendFailure(&sock.Error{Op: "send", FD: fd, Err: errno}, 0))
+			return rt.fastFailed(L, at, "send", fd, sendFailure(&sock.Error{Op: "send", FD: fd, Err: errno}, 0))
 		case n < len(data) && !e.Nonblock:
 			// A blocking send returns when every byte is queued.
-			return rt.finishSlow(L, "send", func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), n) })
+			return rt.finishSlow(L, at, "send", fd, string(data), func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), n) })
 		}
+		fast(&rt.lad, at, fastSend, fd, string(data), n)
 		L.Push(rt.box.count(n))
 		return 1
 	}
@@ -359,30 +361,44 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		if e == nil {
 			return slow(L) // not a socket, a bad size or bytes buffered: nothing was tried
 		}
+		at := time.Since(rt.start)
 		b, errno := e.RecvNow(buf)
+		var got lua.LValue
 		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
-			return rt.finishSlow(L, "recv", func() ([]lua.LValue, *waitReq) { return rt.recvWait(L, fd, max) })
+			return rt.finishSlow(L, at, "recv", fd, "", func() ([]lua.LValue, *waitReq) { return rt.recvWait(L, fd, max) })
 		case errno != 0:
-			return push(L, failure(&sock.Error{Op: "recv", FD: fd, Err: errno}))
+			return rt.fastFailed(L, at, "recv", fd, failure(&sock.Error{Op: "recv", FD: fd, Err: errno}))
 		case len(b) == 1:
-			L.Push(rt.box.oneByte(b[0]))
+			got = rt.box.oneByte(b[0])
 		default:
-			L.Push(lua.LString(b))
+			got = lua.LString(b)
 		}
+		fast(&rt.lad, at, fastRecv, fd, b, len(b))
+		L.Push(got)
 		return 1
 	}
 }
 
 // finishSlow ends a fast-path call the way the generic function would:
-// with run's results, or by waiting. It runs under the same recover.
-func (rt *Runtime) finishSlow(L *lua.LState, op string, run func() ([]lua.LValue, *waitReq)) int {
+// with run's results, or by waiting. It runs under the same recover. at,
+// fd and sent (a send's data) are for the ladder's log.
+func (rt *Runtime) finishSlow(L *lua.LState, at time.Duration, op string, fd int, sent string, run func() ([]lua.LValue, *waitReq)) int {
 	defer rt.recoverOp(L, op)
 	res, w := run()
 	if w == nil {
+		rt.ladderFast(at, op, fd, sent, res)
 		return push(L, res)
 	}
+	rt.ladderFastWaits(at, op, fd, sent)
+	w.then(func(res []lua.LValue) { rt.ladderFast(0, op, fd, sent, res) })
 	return rt.block(L, w)
+}
+
+// fastFailed ends a fast-path call that failed at once.
+func (rt *Runtime) fastFailed(L *lua.LState, at time.Duration, op string, fd int, res []lua.LValue) int {
+	rt.ladderFast(at, op, fd, "", res)
+	return push(L, res)
 }
 
 // intArg is v as an int, if it is a whole number.

@@ -216,19 +216,7 @@ func readConversations(file string) ([]*conversation, error) {
 	}
 	// Whatever else the recording calls (strict, at, setopt, fails, ...)
 	// does nothing here.
-	nop := L.NewFunction(func(L *lua.LState) int { return 0 })
-	meta := L.NewTable()
-	meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		L.Push(nop)
-		return 1
-	}))
-	L.SetMetatable(L.G.Global, meta)
-	fn, err := L.Load(strings.NewReader(record.LuaSource(record.InOrder(string(src)))), file)
-	if err != nil {
-		return nil, err
-	}
-	L.Push(fn)
-	if err := L.PCall(0, 0, nil); err != nil {
+	if err := readWith(L, record.LuaSource(record.InOrder(string(src))), file); err != nil {
 		return nil, err
 	}
 	return convs, nil

@@ -78,6 +78,7 @@ type Runtime struct {
 	tlog        *trafficLog    // the traffic log, nil when off (trafficlog.go)
 	wire        *wireState     // see wire.go
 	lab         *labState      // the lab, nil until built (lab.go)
+	lad         ladderLog      // the calls and packets ladder draws (ladder.go)
 	talk        talkState      // see interact.go
 	reported    bool           // the running call reports itself to the recorder (talk.go)
 

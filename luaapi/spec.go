@@ -116,6 +116,10 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 		if rt.wire != nil {
 			rt.wireBefore(L, s)
 		}
+		var at time.Duration
+		if s.onLadder() {
+			at = time.Since(rt.start)
+		}
 		res, w := s.run(rt, L)
 		own := rt.reported // the call reports to the recorder itself
 		rt.reported = false
@@ -125,6 +129,9 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			}
 		}
 		if w == nil {
+			if at != 0 {
+				rt.ladderCall(s, ladderArgs(L, s, at), res)
+			}
 			if rt.rec != nil && s.recorded && !own {
 				rt.emit(s, rt.s.cur, rt.snapshot(L, s), res)
 			}
@@ -137,16 +144,25 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			args, cur := rt.snapshot(L, s), rt.s.cur
 			w.observe = func(res []lua.LValue) { rt.emit(s, cur, args, res) }
 		}
+		if at != 0 {
+			args := rt.ladderWaits(L, s, at)
+			w.then(func(res []lua.LValue) { rt.ladderCall(s, args, res) })
+		}
 		if rt.wire != nil {
-			observe := w.observe
-			w.observe = func(res []lua.LValue) {
-				if observe != nil {
-					observe(res)
-				}
-				rt.wireAfter(s)
-			}
+			w.then(func([]lua.LValue) { rt.wireAfter(s) })
 		}
 		return rt.block(L, w)
+	}
+}
+
+// then adds f to what observes w's results, after what is there.
+func (w *waitReq) then(f func(res []lua.LValue)) {
+	observe := w.observe
+	w.observe = func(res []lua.LValue) {
+		if observe != nil {
+			observe(res)
+		}
+		f(res)
 	}
 }
 

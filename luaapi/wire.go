@@ -301,6 +301,7 @@ func (rt *Runtime) wireShow(p wire.Packet, f wire.Frame) {
 		ws.log = append(ws.log[:0], ws.log[1:]...)
 	}
 	ws.log = append(ws.log, p)
+	rt.ladderPacket(p)
 }
 
 // wireLinkDrain shows the packets the lab's link carried since the last

@@ -246,6 +246,25 @@ func flags(fl byte) string {
 	return strings.Join(fs, "-")
 }
 
+// Summary is the packet's headers in words, as Line shows them: the
+// flags, sequence and acknowledgement numbers, window and payload length
+// of a TCP segment (PSH-ACK seq 1 ack 1 win 512 len 5), a UDP datagram's
+// length (UDP len 5).
+func (p Packet) Summary() string {
+	if p.Proto == "UDP" {
+		return fmt.Sprintf("UDP len %d", len(p.Payload))
+	}
+	s := fmt.Sprintf("%s seq %d", p.Flags, p.Seq)
+	if p.HasAck {
+		s += fmt.Sprintf(" ack %d", p.Ack)
+	}
+	s += fmt.Sprintf(" win %d", p.Window)
+	if len(p.Payload) > 0 {
+		s += fmt.Sprintf(" len %d", len(p.Payload))
+	}
+	return s
+}
+
 // shownBytes is how many of a payload's first bytes a line shows.
 const shownBytes = 24
 
@@ -261,19 +280,7 @@ const shownBytes = 24
 //	+0.412345 198.18.0.1:43048 > 198.18.0.2:9000 PSH-ACK seq 1 ack 1 win 502 len 5 "hello" retransmission [delay 50.0ms]
 func (p Packet) Line(start time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%+.6f %s > %s", p.Time.Sub(start).Seconds(), p.Src, p.Dst)
-	if p.Proto == "UDP" {
-		fmt.Fprintf(&b, " UDP len %d", len(p.Payload))
-	} else {
-		fmt.Fprintf(&b, " %s seq %d", p.Flags, p.Seq)
-		if p.HasAck {
-			fmt.Fprintf(&b, " ack %d", p.Ack)
-		}
-		fmt.Fprintf(&b, " win %d", p.Window)
-		if len(p.Payload) > 0 {
-			fmt.Fprintf(&b, " len %d", len(p.Payload))
-		}
-	}
+	fmt.Fprintf(&b, "%+.6f %s > %s %s", p.Time.Sub(start).Seconds(), p.Src, p.Dst, p.Summary())
 	if len(p.Payload) > 0 {
 		shown := p.Payload[:min(len(p.Payload), shownBytes)]
 		b.WriteString(" " + record.Quote(string(shown)))
