@@ -223,7 +223,7 @@ func readConversations(file string) ([]*conversation, error) {
 		return 1
 	}))
 	L.SetMetatable(L.G.Global, meta)
-	fn, err := L.Load(strings.NewReader(record.LuaSource(record.InOrder(string(src)))), file)
+	fn, err := load(L, record.InOrder(string(src)), file)
 	if err != nil {
 		return nil, err
 	}
