@@ -69,6 +69,7 @@ const (
 )
 
 type parser struct {
+	slabs
 	src  string
 	pos  int // where the next token's scan starts
 	line int // the line at pos
@@ -80,6 +81,46 @@ type parser struct {
 }
 
 func (p *parser) giveUp() { panic(errGiveUp) }
+
+// slabs hands out the nodes a recording is mostly made of from arrays of
+// them, a malloc for hundreds: parsing a long recording was a third
+// allocation.
+type slabs struct {
+	idents  []ast.IdentExpr
+	strs    []ast.StringExpr
+	nums    []ast.NumberExpr
+	calls   []ast.FuncCallExpr
+	stmts   []ast.FuncCallStmt
+	exprs   []ast.Expr
+	scratch []ast.Expr
+}
+
+const slabSize = 512
+
+// take returns the next element of *slab, making another array when it
+// runs out.
+func take[T any](slab *[]T) *T {
+	if len(*slab) == 0 {
+		*slab = make([]T, slabSize)
+	}
+	x := &(*slab)[0]
+	*slab = (*slab)[1:]
+	return x
+}
+
+// list returns a copy of es in an array of the slab, as long as es.
+func (s *slabs) list(es []ast.Expr) []ast.Expr {
+	if len(es) > slabSize/8 {
+		return append([]ast.Expr(nil), es...)
+	}
+	if len(s.exprs) < len(es) {
+		s.exprs = make([]ast.Expr, slabSize)
+	}
+	out := s.exprs[:len(es):len(es)]
+	s.exprs = s.exprs[len(es):]
+	copy(out, es)
+	return out
+}
 
 // next scans the next token.
 func (p *parser) next() {
@@ -451,7 +492,8 @@ func (p *parser) stat() ast.Stmt {
 	if !ok || isVar {
 		p.giveUp()
 	}
-	s := &ast.FuncCallStmt{Expr: call}
+	s := take(&p.stmts)
+	s.Expr = call
 	s.SetLine(call.Line())
 	return s
 }
@@ -569,11 +611,18 @@ func (p *parser) nameList() []string {
 }
 
 func (p *parser) exprList() []ast.Expr {
-	list := []ast.Expr{p.expr(0)}
-	for p.is(',') {
+	base := len(p.scratch) // nested lists use the scratch space past base
+	for {
+		e := p.expr(0)
+		p.scratch = append(p.scratch, e)
+		if !p.is(',') {
+			break
+		}
 		p.next()
-		list = append(list, p.expr(0))
 	}
+	list := p.list(p.scratch[base:])
+	clear(p.scratch[base:])
+	p.scratch = p.scratch[:base]
 	return list
 }
 
@@ -655,9 +704,13 @@ func (p *parser) simple() ast.Expr {
 	var e ast.Expr
 	switch {
 	case p.is(tNumber):
-		e = &ast.NumberExpr{Value: p.val}
+		n := take(&p.nums)
+		n.Value = p.val
+		e = n
 	case p.is(tString):
-		e = &ast.StringExpr{Value: p.val}
+		str := take(&p.strs)
+		str.Value = p.val
+		e = str
 	case p.is(tDots):
 		e = &ast.Comma3Expr{}
 	case p.is('{'):
@@ -689,7 +742,8 @@ func (p *parser) simple() ast.Expr {
 func (p *parser) suffixed() (e ast.Expr, isVar bool) {
 	switch {
 	case p.is(tName):
-		id := &ast.IdentExpr{Value: p.val}
+		id := take(&p.idents)
+		id.Value = p.val
 		id.SetLine(p.tokLine)
 		p.next()
 		e, isVar = id, true
@@ -734,7 +788,8 @@ func (p *parser) suffixed() (e ast.Expr, isVar bool) {
 			call.SetLine(e.Line())
 			e, isVar = call, false
 		case p.is('(') || p.is(tString) || p.is('{'):
-			call := &ast.FuncCallExpr{Func: e, Args: p.args()}
+			call := take(&p.calls)
+			call.Func, call.Args = e, p.args()
 			call.SetLine(e.Line())
 			e, isVar = call, false
 		default:
@@ -747,7 +802,8 @@ func (p *parser) suffixed() (e ast.Expr, isVar bool) {
 func (p *parser) args() []ast.Expr {
 	switch {
 	case p.is(tString):
-		s := &ast.StringExpr{Value: p.val}
+		s := take(&p.strs)
+		s.Value = p.val
 		s.SetLine(p.tokLine)
 		p.next()
 		return []ast.Expr{s}
