@@ -210,5 +210,15 @@ local function finish() end
 // they were recorded, task functions included: for reading what a session
 // did (its conversations), not for replaying it against real peers.
 func InOrder(src string) string {
-	return strings.Replace(src, taskPrelude, inOrder, 1)
+	for _, prelude := range []string{taskPrelude, taskPreludeV1} {
+		if strings.Contains(src, prelude) {
+			return strings.Replace(src, prelude, inOrder, 1)
+		}
+	}
+	return src
 }
+
+// taskPreludeV1 is taskPrelude as recordings made before workers were
+// recorded have it.
+var taskPreludeV1 = strings.Replace(taskPrelude, "local queue, started, done, segs, pools = {}, {}, {}, 0, {}",
+	"local queue, started, done, segs = {}, {}, {}, 0", 1)

@@ -45,3 +45,17 @@ func TestWorkers(t *testing.T) {
 	}
 	compile(t, got)
 }
+
+// TestInOrderOlderRecordings reads in order, as the mock does, a recording
+// made before the task prelude declared pools.
+func TestInOrderOlderRecordings(t *testing.T) {
+	if taskPreludeV1 == taskPrelude {
+		t.Fatal("taskPreludeV1 is taskPrelude: the declaration it replaces is not there")
+	}
+	for _, prelude := range []string{taskPrelude, taskPreludeV1} {
+		got := InOrder("strict(true)\n" + prelude + "run(0) finish()\n")
+		if want := "strict(true)\n" + inOrder + "run(0) finish()\n"; got != want {
+			t.Errorf("InOrder left the prelude:\n%s", got)
+		}
+	}
+}
