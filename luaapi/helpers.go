@@ -215,7 +215,7 @@ func runLoadReplay(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 	if rt.cfg.Sandbox {
 		return failure(&sock.Error{Op: "replay", FD: -1, Addr: file, Err: unix.EPERM, Detail: "loading files is refused in --sandbox"}), nil
 	}
-	fn, err := L.LoadFile(file)
+	fn, err := rt.LoadFile(file)
 	if err != nil {
 		return failure(&sock.Error{Op: "replay", FD: -1, Addr: file, Err: unix.ENOENT, Detail: SyntaxErrorText(err, 0)}), nil
 	}

@@ -294,7 +294,7 @@ func readWith(L *lua.LState, src, file string) error {
 		return 1
 	}))
 	L.SetMetatable(L.G.Global, meta)
-	fn, err := L.Load(strings.NewReader(src), file)
+	fn, err := load(L, src, file)
 	if err != nil {
 		return err
 	}

@@ -13,19 +13,19 @@ import (
 var poolOps = []*Spec{
 	{Name: "socketpair", Params: params(p("domain", KDomain), p("type", KType)), Results: results(KFD, KFD),
 		Doc: "create two sockets connected to each other (domain unix; type stream|dgram|seqpacket), unnamed", Returns: "the two descriptors",
-		checked: true, run: runSocketPair},
+		recorded: true, checked: true, run: runSocketPair},
 	{Name: "sendfd", Params: params(p("fd", KFD), p("passed", KFD), opt("data", KData)), Results: results(KInt),
 		Doc: `send a copy of descriptor PASSED over the AF_UNIX socket FD (SCM_RIGHTS) with DATA (default "\0": a byte must travel); the sender keeps its own`, Returns: "the number of bytes of DATA sent",
-		checked: true, run: runSendFD},
+		recorded: true, checked: true, run: runSendFD},
 	{Name: "recvfd", Params: params(p("fd", KFD), opt("timeout", KSeconds)), Results: results(KFD, KData),
 		Doc: "receive a descriptor sent over the AF_UNIX socket FD; it joins the table as the kernel describes it (domain, type, state, addresses)", Returns: `the new descriptor and the data that came with it; nil, msg, "ENOMSG" for data without one (kept for the next receive)`,
-		checked: true, run: runRecvFD},
+		recorded: true, checked: true, run: runRecvFD},
 	{Name: "peercred", Params: params(p("fd", KFD)), Results: results(KInt, KInt, KInt),
 		Doc: "the process at the other end of an AF_UNIX socket when it connected (SO_PEERCRED)", Returns: "its pid, uid and gid",
 		checked: true, run: runPeerCred},
 	{Name: "workers", Params: params(p("n", KInt), p("script", KName), opt("fds", KFDList), opt("args", KRest)), Results: results(KAny),
 		Doc: "start N sockshell processes running SCRIPT with ARGS, each inheriting the descriptors FDS at the same numbers; a worker's global worker is its number (1..N), inherited its descriptors; its output lines start [N]", Returns: `the list of the workers' handles (w.pid, w.n): wait(list) waits for all (true, or nil, the failures, "ETASK"), wait(w) for one (its exit status, 0)`,
-		checked: true, run: runWorkers},
+		recorded: true, checked: true, run: runWorkers},
 }
 
 func runSocketPair(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {

@@ -216,7 +216,7 @@ func readConversations(file string) ([]*conversation, error) {
 	}
 	// Whatever else the recording calls (strict, at, setopt, fails, ...)
 	// does nothing here.
-	if err := readWith(L, record.LuaSource(record.InOrder(string(src))), file); err != nil {
+	if err := readWith(L, record.InOrder(string(src)), file); err != nil {
 		return nil, err
 	}
 	return convs, nil

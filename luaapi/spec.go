@@ -211,7 +211,7 @@ func (rt *Runtime) snapshot(L *lua.LState, s *Spec) []record.Value {
 		if i-1 < len(s.Params) {
 			k = s.Params[i-1].Kind
 		}
-		vs = append(vs, recordValue(k, L.Get(i)))
+		vs = append(vs, rt.recordValue(k, L.Get(i)))
 	}
 	return vs
 }
@@ -229,13 +229,34 @@ func (rt *Runtime) emit(s *Spec, t *Task, args []record.Value, res []lua.LValue)
 			if i < len(s.Results) {
 				k = s.Results[i]
 			}
-			ev.Results = append(ev.Results, recordValue(k, v))
+			ev.Results = append(ev.Results, rt.recordValue(k, v))
 		}
 	}
 	if err := rt.rec.Write(ev); err != nil {
 		fmt.Fprintf(rt.err, "record: %v (recording stopped)\n", err)
 		rt.rec = nil
 	}
+}
+
+// recordValue is recordValue with what the runtime knows: the list that
+// workers returned is recorded, as a task is, by the number of its task,
+// and a list of descriptors as their numbers.
+func (rt *Runtime) recordValue(k Kind, v lua.LValue) record.Value {
+	if t, ok := v.(*lua.LTable); ok {
+		if task, _, ok := rt.workerHandle(t); ok {
+			return record.Value{Kind: record.Int, V: task.ID}
+		}
+		if k == KFDList {
+			var fds []int
+			for i := 1; i <= t.Len(); i++ {
+				if n, ok := t.RawGetInt(i).(lua.LNumber); ok {
+					fds = append(fds, int(n))
+				}
+			}
+			return record.Value{Kind: record.FDList, V: fds}
+		}
+	}
+	return recordValue(k, v)
 }
 
 func recordValue(k Kind, v lua.LValue) record.Value {

@@ -5,6 +5,7 @@
 //
 // It is a leaf: it knows nothing of Lua states, sockets or the shell, only
 // the operations' names, their values' kinds (Kind, the one list shared
-// with package luaapi) and the script it writes. A Writer is not safe for
+// with package luaapi) and the script it writes — and, to load that script
+// fast, how gopher-lua parses Lua (Parse). A Writer is not safe for
 // concurrent use.
 package record

@@ -47,7 +47,8 @@ const (
 )
 
 // Value is one argument or result of an operation. V is one of a closed
-// set of types: nil, int, int64, float64, string or bool.
+// set of types: nil, int, int64, float64, string or bool, and for FDList
+// []int, the descriptor numbers.
 type Value struct {
 	Kind Kind
 	V    any

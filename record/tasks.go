@@ -47,7 +47,7 @@ const taskPrelude = `-- Tasks: each task's calls are queued in order, task(N, fu
 -- and run by the last line: the main task's (0) first, whose start(N) spawns
 -- task N where the session spawned it. join(N) waits for task N to end,
 -- after(J) for the J'th function to have run (where two tasks touch one socket).
-local queue, started, done, segs = {}, {}, {}, 0
+local queue, started, done, segs, pools = {}, {}, {}, 0, {}
 local function task(n, f) segs = segs + 1 local q = queue[n] or {} queue[n] = q q[#q + 1] = {segs, f} end
 local function run(n) for _, s in ipairs(queue[n] or {}) do s[2]() done[s[1]] = true end end
 local function after(i) local t0 = now() while not done[i] and now() - t0 < 10 do sleep(0.001) end end
@@ -126,6 +126,10 @@ func (w *Writer) spawned(ev Event) {
 // wait that timed out says nothing of the order).
 func (w *Writer) joined(ev Event) {
 	n, ok := intOf(arg(ev, 0))
+	if ref, pool := w.pools[n]; ok && pool {
+		w.waitWorkers(ev, ref)
+		return
+	}
 	if !ok || ev.Code != "" && ev.Code != "ETASK" {
 		return
 	}
@@ -145,7 +149,7 @@ func (w *Writer) enterTasks() {
 		w.part = 0
 	}
 	w.buf.WriteString(taskPrelude)
-	w.slots += 10
+	w.slots += 11
 	w.tasks = true
 	w.seg = -1
 	w.known = map[int]bool{0: true}
@@ -193,7 +197,7 @@ func (w *Writer) genKey(n int64, g int) string {
 // inOrder stands for taskPrelude where a recording is read rather than
 // replayed: each task function runs where the file has it, so the calls
 // come in the order the session made them.
-const inOrder = `local started = {}
+const inOrder = `local started, pools = {}, {}
 local function task(n, f) f() end
 local function after() end
 local function start() end
@@ -206,5 +210,15 @@ local function finish() end
 // they were recorded, task functions included: for reading what a session
 // did (its conversations), not for replaying it against real peers.
 func InOrder(src string) string {
-	return strings.Replace(src, taskPrelude, inOrder, 1)
+	for _, prelude := range []string{taskPrelude, taskPreludeV1} {
+		if strings.Contains(src, prelude) {
+			return strings.Replace(src, prelude, inOrder, 1)
+		}
+	}
+	return src
 }
+
+// taskPreludeV1 is taskPrelude as recordings made before workers were
+// recorded have it.
+var taskPreludeV1 = strings.Replace(taskPrelude, "local queue, started, done, segs, pools = {}, {}, {}, 0, {}",
+	"local queue, started, done, segs = {}, {}, {}, 0", 1)

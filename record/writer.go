@@ -62,7 +62,8 @@ type Writer struct {
 	needs     []string         // after() lines the current statement needs
 	untouched bool             // whether the statement being written leaves no touch
 
-	socks map[int64]*sock // descriptors by recorded number
+	socks map[int64]*sock  // descriptors by recorded number
+	pools map[int64]string // the lists workers returned, by task number: pools[1]
 
 	declared map[string]bool     // variables declared by name: locals, and data
 	slots    int                 // locals the main chunk has declared
@@ -85,10 +86,12 @@ type Writer struct {
 
 // sock is what the writer knows of a descriptor.
 type sock struct {
-	ref   string // the expression naming it in the script: fd3 or fd[3]
-	typ   string // "stream", "dgram", ...
-	fixed bool   // bound to an address of the user's choosing
-	peer  bool   // connected by the session, so its peer is known
+	ref    string // the expression naming it in the script: fd3 or fd[3]
+	typ    string // "stream", "dgram", ...
+	fixed  bool   // bound to an address of the user's choosing
+	peer   bool   // connected by the session, so its peer is known
+	mate   int64  // the other end of a socket pair, else 0
+	worker bool   // the other end was handed to worker processes (workers.go)
 }
 
 // pause is the shortest gap between two calls that the script keeps, for a
@@ -153,10 +156,13 @@ func (w *Writer) Write(ev Event) error {
 	w.lines = nil
 	w.barrier = false
 	switch {
-	case ev.Op == "spawn" && ev.Code == "", ev.Op == "wait":
-		if ev.Op == "spawn" {
+	case ev.Op == "spawn" && ev.Code == "", ev.Op == "wait", ev.Op == "workers" && ev.Code == "":
+		switch ev.Op {
+		case "spawn":
 			w.spawned(ev)
-		} else {
+		case "workers":
+			w.startWorkers(ev)
+		default:
 			w.joined(ev)
 		}
 		w.calls++
@@ -242,9 +248,21 @@ func (w *Writer) op(ev Event) {
 	fd, _ := intOf(arg(ev, 0))
 	s := w.sockArg(ev)
 	call := w.call(ev.Op, w.args(ev.Args)...)
+	if s != nil && s.worker && strings.HasPrefix(ev.Op, "recv") && ev.Op != "recvfd" {
+		w.fromWorker(call, ev)
+		return
+	}
 	switch ev.Op {
 	case "socket", "accept":
 		w.made(ev, s, call)
+	case "socketpair":
+		w.pair(ev, call)
+	case "recvfd":
+		comment := ""
+		if data, _ := text(result(ev, 1)); data != "" {
+			comment = "with " + Quote(data)
+		}
+		w.newSock(ev, &sock{}, call, comment)
 	case "bind", "connect":
 		w.addressed(ev, s, call)
 	case "getsockname", "getpeername", "getopt":
@@ -467,6 +485,12 @@ func (w *Writer) arg(v Value) string {
 		if d, ok := text(v); ok {
 			return w.data(d)
 		}
+	case FDList:
+		var refs []string
+		for _, fd := range fdList(v) {
+			refs = append(refs, w.arg(Value{Kind: FD, V: fd}))
+		}
+		return "{" + strings.Join(refs, ", ") + "}"
 	}
 	return w.value(v)
 }

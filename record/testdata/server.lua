@@ -24,7 +24,7 @@ local fd, addr, from, data = {}, {}, {}
 -- and run by the last line: the main task's (0) first, whose start(N) spawns
 -- task N where the session spawned it. join(N) waits for task N to end,
 -- after(J) for the J'th function to have run (where two tasks touch one socket).
-local queue, started, done, segs = {}, {}, {}, 0
+local queue, started, done, segs, pools = {}, {}, {}, 0, {}
 local function task(n, f) segs = segs + 1 local q = queue[n] or {} queue[n] = q q[#q + 1] = {segs, f} end
 local function run(n) for _, s in ipairs(queue[n] or {}) do s[2]() done[s[1]] = true end end
 local function after(i) local t0 = now() while not done[i] and now() - t0 < 10 do sleep(0.001) end end
