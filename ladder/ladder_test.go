@@ -143,3 +143,15 @@ func TestSVGWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// TestEscMatchesXML holds esc to encoding/xml's EscapeText.
+func TestEscMatchesXML(t *testing.T) {
+	for _, s := range []string{"", "plain", `<script>alert("x")</script>`, "a'b&c", "\t\n\r\x00\x01\x7f", "\xff\xfe", "é\uFFFD\U0001F600", "\ufffe\uffff", "\xed\xa0\x80"} {
+		var got, want bytes.Buffer
+		esc(&got, s)
+		xml.EscapeText(&want, []byte(s))
+		if got.String() != want.String() {
+			t.Errorf("esc(%q) = %q, encoding/xml gives %q", s, got.String(), want.String())
+		}
+	}
+}

@@ -2,7 +2,6 @@ package ladder
 
 import (
 	"bytes"
-	"encoding/xml"
 	"fmt"
 	"unicode/utf8"
 )
@@ -159,4 +158,39 @@ func text(b *bytes.Buffer, x, y float64, anchor, ink string, bold bool, s string
 
 // esc writes s escaped for XML text and attributes; bytes XML cannot
 // hold become U+FFFD.
-func esc(b *bytes.Buffer, s string) { xml.EscapeText(b, []byte(s)) }
+// esc writes s escaped as encoding/xml's EscapeText does (invalid UTF-8
+// and characters XML does not allow become U+FFFD); written out here
+// because initialising encoding/xml costs every start of sockshell.
+func esc(b *bytes.Buffer, s string) {
+	for _, r := range s { // invalid UTF-8 comes as U+FFFD
+		switch r {
+		case '"':
+			b.WriteString("&#34;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '\t':
+			b.WriteString("&#x9;")
+		case '\n':
+			b.WriteString("&#xA;")
+		case '\r':
+			b.WriteString("&#xD;")
+		default:
+			if !xmlChar(r) {
+				r = utf8.RuneError
+			}
+			b.WriteRune(r)
+		}
+	}
+}
+
+// xmlChar reports whether XML 1.0 allows r in text.
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}
