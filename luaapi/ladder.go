@@ -629,7 +629,7 @@ func runLadder(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 			packets++
 		}
 	}
-	return rt.ret1(lua.LString(fmt.Sprintf("wrote %s: %d lanes, %d calls, %d packets", file, len(d.Lanes), calls, packets))), nil
+	return rt.ret1(lua.LString(fmt.Sprintf("wrote %s: %s, %s, %s", file, count(len(d.Lanes), "lane"), count(calls, "call"), count(packets, "packet")))), nil
 }
 
 // termWidth is the width of the terminal the session writes to (the
@@ -644,4 +644,12 @@ func (rt *Runtime) termWidth() int {
 		}
 	}
 	return 80
+}
+
+// count is n and the noun, plural unless n is 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
