@@ -3,6 +3,7 @@ package repl
 import (
 	"bytes"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +35,23 @@ func newRuntime(t testing.TB) (*luaapi.Runtime, *bytes.Buffer) {
 func shell(t testing.TB, rt *luaapi.Runtime, out *bytes.Buffer, input string) (string, int) {
 	t.Helper()
 	out.Reset()
-	status := New(rt, Config{In: strings.NewReader(input), Out: out, Err: out}).Run()
-	return out.String(), status
+	done := make(chan int, 1)
+	go func() { done <- New(rt, Config{In: strings.NewReader(input), Out: out, Err: out}).Run() }()
+	select {
+	case status := <-done:
+		return out.String(), status
+	case <-time.After(shellDeadline):
+		// Under the fuzzer a hang is only "terminated unexpectedly":
+		// say where every goroutine is before the worker is killed.
+		var stacks strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&stacks, 2)
+		t.Fatalf("the shell has not ended %v after its input %q:\n%s", shellDeadline, input, stacks.String())
+		return "", 0
+	}
 }
+
+// shellDeadline is how long a test's shell may run: less than the 10 s
+// after which the fuzzer kills a worker that does not answer.
+const shellDeadline = 8 * time.Second
 
 func pid() int { return os.Getpid() }
