@@ -50,6 +50,9 @@ const ladderBytes = 24
 // time. It is not safe for concurrent use: only the scheduler's goroutine
 // adds to it.
 type ladderLog struct {
+	// on says the log is kept (Config.LadderOnDemand): while it is off
+	// nothing is logged and the calls do not read the clock for it.
+	on    bool
 	ents  ring[ladEntry]
 	fasts ring[fastEntry]
 	// addrs are the local addresses of the session's descriptors as far
@@ -144,7 +147,7 @@ func (l *ladderLog) entries() ([]ladEntry, int) {
 // generic way (it waited): at is when it started, 0 for now (the end of
 // one that waited).
 func (rt *Runtime) ladderFast(at time.Duration, op string, fd int, sent string, res []lua.LValue) {
-	if len(res) == 0 {
+	if !rt.lad.on || len(res) == 0 {
 		return
 	}
 	done := at == 0
@@ -414,6 +417,9 @@ func sockaddrString(sa unix.Sockaddr) string {
 // placed by how long ago it came, so that the two agree even where the
 // wall clock was set or slewed since the session started.
 func (rt *Runtime) ladderPacket(p wire.Packet) {
+	if !rt.lad.on {
+		return
+	}
 	rt.lad.add(packetEntry(p, time.Since(rt.start)-time.Now().Sub(p.Time)))
 }
 
@@ -534,6 +540,9 @@ func diagram(title string, ents []ladEntry, dropped int, wireOn bool) *ladder.Di
 // ladderFastWaits logs the start of a send or recv of the fast path that
 // has to wait.
 func (rt *Runtime) ladderFastWaits(at time.Duration, op string, fd int, sent string) {
+	if !rt.lad.on {
+		return
+	}
 	label := op + " ..."
 	if op == "send" {
 		label = fmt.Sprintf("send %d %s ...", len(sent), head(sent))
@@ -597,6 +606,12 @@ func runLadder(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		}
 		file = out
 	} else {
+		if !rt.lad.on {
+			// Reached through load or dofile from a script whose own text
+			// does not name ladder: the log starts now.
+			rt.lad.on = true
+			return ladderErr("", unix.ENODATA, "nothing logged yet: a script's calls are kept for ladder only when its text names ladder (or with -i); logging from now on"), nil
+		}
 		ents, dropped := rt.lad.entries()
 		d = diagram("sockshell session", ents, dropped, rt.wire != nil)
 		if len(d.Events) == 0 {
@@ -652,4 +667,13 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// ladderNow is the session's time for the ladder's log, 0 while the log
+// is off.
+func (rt *Runtime) ladderNow() time.Duration {
+	if !rt.lad.on {
+		return 0
+	}
+	return time.Since(rt.start)
 }

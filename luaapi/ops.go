@@ -321,7 +321,7 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 		if e == nil {
 			return slow(L) // not a socket: nothing was tried
 		}
-		at := time.Since(rt.start)
+		at := rt.ladderNow()
 		n, errno := e.SendNow(string(data))
 		switch {
 		case errno == unix.EAGAIN || errno == unix.EINTR:
@@ -335,7 +335,9 @@ func (rt *Runtime) fastSend(slow lua.LGFunction) lua.LGFunction {
 			// A blocking send returns when every byte is queued.
 			return rt.finishSlow(L, at, "send", fd, string(data), func() ([]lua.LValue, *waitReq) { return rt.sendWait(L, fd, string(data), n) })
 		}
-		fast(&rt.lad, at, fastSend, fd, string(data), n)
+		if rt.lad.on {
+			fast(&rt.lad, at, fastSend, fd, string(data), n)
+		}
 		L.Push(rt.box.count(n))
 		return 1
 	}
@@ -361,7 +363,7 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		if e == nil {
 			return slow(L) // not a socket, a bad size or bytes buffered: nothing was tried
 		}
-		at := time.Since(rt.start)
+		at := rt.ladderNow()
 		b, errno := e.RecvNow(buf)
 		var got lua.LValue
 		switch {
@@ -374,7 +376,9 @@ func (rt *Runtime) fastRecv(slow lua.LGFunction) lua.LGFunction {
 		default:
 			got = lua.LString(b)
 		}
-		fast(&rt.lad, at, fastRecv, fd, b, len(b))
+		if rt.lad.on {
+			fast(&rt.lad, at, fastRecv, fd, b, len(b))
+		}
 		L.Push(got)
 		return 1
 	}
@@ -390,8 +394,10 @@ func (rt *Runtime) finishSlow(L *lua.LState, at time.Duration, op string, fd int
 		rt.ladderFast(at, op, fd, sent, res)
 		return push(L, res)
 	}
-	rt.ladderFastWaits(at, op, fd, sent)
-	w.then(func(res []lua.LValue) { rt.ladderFast(0, op, fd, sent, res) })
+	if rt.lad.on {
+		rt.ladderFastWaits(at, op, fd, sent)
+		w.then(func(res []lua.LValue) { rt.ladderFast(0, op, fd, sent, res) })
+	}
 	return rt.block(L, w)
 }
 

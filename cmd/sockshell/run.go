@@ -253,7 +253,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 	}
 	luaapi.SoftMemoryLimit(o.limits.MaxMemory)
 	rt, err := luaapi.New(luaapi.Config{Stdout: stdout, Stderr: stderr, DefaultTimeout: timeout,
-		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal, Limits: o.limits,
+		Sandbox: o.sandbox, Realtime: o.realtime, Allow: o.allow, Interruptible: shell && terminal, Limits: o.limits, LadderOnDemand: !shell,
 		Stdin: stdin})
 	if err != nil {
 		fmt.Fprintf(stderr, "sockshell: %v\n", err)
