@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/chzyer/readline"
 
@@ -94,7 +95,27 @@ func (e *lineEditor) Close() error {
 	return err
 }
 
-func (e *lineEditor) Stdout() io.Writer { return e.Instance.Stdout() }
+// Stdout is the terminal's output while the prompt shows: each write
+// clears the prompt's line, writes, and draws the prompt and the line
+// being typed again below it.
+func (e *lineEditor) Stdout() io.Writer { return settledWriter{e} }
+
+// settledWriter writes through readline once it is reading keys. Readline
+// draws the prompt and only then starts reading (and between two keys it
+// is not reading either): what it is given in between, it writes as is,
+// after the prompt on the prompt's line, and does not draw the prompt
+// again. The wait is at most settleMax, so a stuck editor cannot hold
+// the output back.
+type settledWriter struct{ e *lineEditor }
+
+const settleMax = 20 * time.Millisecond
+
+func (w settledWriter) Write(p []byte) (int, error) {
+	for deadline := time.Now().Add(settleMax); !w.e.Terminal.IsReading() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+	}
+	return w.e.Instance.Stdout().Write(p)
+}
 
 type completer func(line []rune, pos int) ([][]rune, int)
 

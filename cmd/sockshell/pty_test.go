@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -277,4 +278,31 @@ func TestTerminal(t *testing.T) {
 			t.Errorf("%s does not hold %q:\n%s", filepath.Join(home, ".sockshell_history"), line, hist)
 		}
 	}
+}
+
+// TestTaskOutputBesidePrompt has a task print while the prompt is drawn
+// again and again (Enter pressed on an empty line): each line a task prints
+// goes above the prompt, never after it on the prompt's line, and every
+// one arrives.
+func TestTaskOutputBesidePrompt(t *testing.T) {
+	term := startTerminal(t, t.TempDir())
+	term.expect(prompt)
+	const n = 300
+	term.send("spawn(function() for i = 1, " + strconv.Itoa(n) + " do sleep(0.002) print('tick ' .. i) end print('ticks done') end)\r")
+	for range 400 {
+		term.send("\r")
+		time.Sleep(2 * time.Millisecond)
+	}
+	term.expect(`ticks done`)
+	term.settle()
+	out := term.all()
+	if i := strings.Index(out, prompt+"tick"); i >= 0 {
+		t.Errorf("a task's line was written after the prompt, on its line: %q", out[max(0, i-80):min(len(out), i+80)])
+	}
+	for i := 1; i <= n; i++ {
+		if !strings.Contains(out, "tick "+strconv.Itoa(i)+"\r\n") && !strings.Contains(out, "tick "+strconv.Itoa(i)+"\n") {
+			t.Fatalf("tick %d is missing", i)
+		}
+	}
+	term.send("\x04")
 }
