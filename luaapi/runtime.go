@@ -220,8 +220,20 @@ func (rt *Runtime) ctx() context.Context {
 	return context.Background()
 }
 
-// SetRecorder starts (or, with nil, stops) reporting calls to r.
-func (rt *Runtime) SetRecorder(r Recorder) { rt.rec = r }
+// SetRecorder starts (or, with nil, stops) reporting calls to r. A
+// recording started in a lab begins by building it (lab with its settings
+// now) and, unless the session is on host a, by going to the session's host,
+// so that its replay makes its sockets where the session made them.
+func (rt *Runtime) SetRecorder(r Recorder) {
+	rt.rec = r
+	if r == nil || rt.lab == nil {
+		return
+	}
+	rt.emit(specIndex["lab"], rt.s.cur, []record.Value{{Kind: record.Str, V: rt.lab.cfg.String()}}, nil)
+	if h := hostName(rt.lab.host); h != "a" {
+		rt.emit(specIndex["host"], rt.s.cur, []record.Value{{Kind: record.Str, V: h}}, []lua.LValue{lua.LString(h)})
+	}
+}
 
 // Recording reports whether a recorder is set.
 func (rt *Runtime) Recording() bool { return rt.rec != nil }

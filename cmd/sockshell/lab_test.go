@@ -408,3 +408,46 @@ func TestNetnsSignal(t *testing.T) {
 		t.Fatalf("after SIGTERM: %v after %v, want exit status 143 at once", err, time.Since(start))
 	}
 }
+
+// TestLabRecordMidSession: a recording started in the shell after the lab
+// was built begins by building it, on the host the session is on, and
+// replays: its sockets are made where the session made them, over the
+// same link.
+func TestLabRecordMidSession(t *testing.T) {
+	needLab(t)
+	t.Parallel()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.lua")
+	cmd := exec.Command("sockshell")
+	cmd.Stdin = strings.NewReader(`lab delay 50ms
+host b
+record ` + rec + `
+l = socket("inet", "stream") bind(l, "198.18.0.2:0") listen(l)
+host a
+c = socket("inet", "stream") connect(c, getsockname(l)) s = accept(l)
+sendline(c, "over the link") print(recvline(s))
+record stop
+`)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "over the link") {
+		t.Fatalf("the session: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	labAt, hostAt, socketAt := strings.Index(text, `lab("delay 50ms")`), strings.Index(text, `host("b")`), strings.Index(text, "socket(")
+	if labAt < 0 || hostAt < labAt || socketAt < hostAt {
+		t.Fatalf("the recording does not begin with the lab and the host, then the socket:\n%s", text)
+	}
+	start := time.Now()
+	out, err = exec.Command("sockshell", rec).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the replay: %v\n%s\n%s", err, out, text)
+	}
+	// The connect and the line each cross the 50 ms link both ways.
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("the replay took %v: not over the lab's 50 ms link", d)
+	}
+}
