@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ type Limits struct {
 	// stopped, a shell): it gets the line to print, which is "" when the
 	// session has printed it already. nil: print it to Stderr and exit 1.
 	Exit func(msg string)
+	// Grace is how long the session has to end by itself once a limit is
+	// passed, before Exit. 0: exitGrace.
+	Grace time.Duration
 }
 
 // maxNesting bounds how deeply coroutines may resume one another (PUC
@@ -43,7 +47,7 @@ type Limits struct {
 const maxNesting = 200
 
 // exitGrace is how long a session has to end by itself once a limit is
-// passed.
+// passed, unless Limits.Grace says otherwise.
 const exitGrace = 250 * time.Millisecond
 
 // limitError is the cause of a session ended by a limit: its message is
@@ -222,7 +226,7 @@ func (rt *Runtime) passed(cfg Limits, msg string) {
 	select {
 	case <-rt.lim.stop:
 		return // the session ended by itself
-	case <-time.After(exitGrace):
+	case <-time.After(cmp.Or(cfg.Grace, exitGrace)):
 	}
 	if rt.lim.reported.Load() {
 		msg = ""

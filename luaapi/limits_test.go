@@ -59,7 +59,7 @@ func (e *exits) called() []string {
 // pcall can catch; smaller ones work as before.
 func TestAllocationLimit(t *testing.T) {
 	var ex exits
-	s := newSession(t, Config{Limits: Limits{MaxMemory: 64 << 20, Exit: ex.exit}})
+	s := newSession(t, Config{Limits: Limits{MaxMemory: 64 << 20, Exit: ex.exit, Grace: testGrace}})
 	for _, tc := range []struct{ src, want string }{
 		{`string.rep("x", 2^40)`, "limit:1: memory limit of 64 MiB exceeded (string.rep of 1099511627776 bytes)"},
 		{`("xy"):rep(2^62)`, "memory limit of 64 MiB exceeded (string.rep of 9223372036854775807 bytes)"},
@@ -80,6 +80,11 @@ return ok, #string.rep("ab", 3, nil), table.concat({"a", 1, "b"}, "-"), string.f
 	}
 }
 
+// testGrace is the tests' Limits.Grace: they check that a session ends by
+// itself once a limit is passed (Exit is not called), which under -race on
+// a loaded machine can take longer than exitGrace.
+const testGrace = 5 * time.Second
+
 // TestMemoryLimit: a session whose heap grows past the limit ends with
 // "memory limit of N MiB exceeded": a task running Lua code stops at once
 // where the runtime can be interrupted, a waiting one as soon as the limit
@@ -99,7 +104,7 @@ func TestMemoryLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ex exits
-			tc.cfg.Limits = Limits{MaxMemory: 64 << 20, Exit: ex.exit}
+			tc.cfg.Limits = Limits{MaxMemory: 64 << 20, Exit: ex.exit, Grace: testGrace}
 			s := newSession(t, tc.cfg)
 			start := time.Now()
 			task := s.run("=hog", tc.src)
@@ -122,7 +127,7 @@ func TestMemoryLimit(t *testing.T) {
 func TestTimeLimit(t *testing.T) {
 	for _, src := range []string{`while true do end`, `sleep(30)`, `local function f() return f() end f()`} {
 		var ex exits
-		s := newSession(t, Config{Limits: Limits{MaxTime: 300 * time.Millisecond, Exit: ex.exit}})
+		s := newSession(t, Config{Limits: Limits{MaxTime: 300 * time.Millisecond, Exit: ex.exit, Grace: testGrace}})
 		start := time.Now()
 		task := s.run("=forever", src)
 		s.rt.Close()
