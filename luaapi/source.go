@@ -14,10 +14,16 @@ import (
 // (\xNN escapes read as in Lua 5.2). name is the chunk's name: "stdin"
 // gives messages starting "stdin:1:".
 func (rt *Runtime) Load(src, name string) (*lua.LFunction, error) {
+	rt.ladderIfNamed(src)
+	return load(rt.ls, src, name)
+}
+
+// ladderIfNamed keeps the ladder's log from now on if src names ladder
+// (Config.LadderOnDemand).
+func (rt *Runtime) ladderIfNamed(src string) {
 	if !rt.lad.on && strings.Contains(src, "ladder") {
 		rt.lad.on = true
 	}
-	return load(rt.ls, src, name)
 }
 
 // bigChunk is the size from which a chunk is compiled with the garbage
@@ -60,6 +66,7 @@ func (rt *Runtime) loaders() {
 	L := rt.ls
 	L.SetGlobal("loadstring", L.NewFunction(func(L *lua.LState) int {
 		src := L.CheckString(1)
+		rt.ladderIfNamed(src)
 		fn, err := load(L, src, L.OptString(2, "<string>"))
 		return loaded(L, fn, err)
 	}))
