@@ -3,6 +3,7 @@ package luaapi
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +45,13 @@ type wireState struct {
 	// a connect or sendto under way, whose local port is not known yet.
 	ports   portSet
 	pending map[uint16]bool
-	log     []wire.Packet // for packets(), the last maxLog
+	// ends are the session's open inet sockets by local address, each
+	// with the peers they are connected to (the zero AddrPort: any, for a
+	// socket not connected): what tells a flow of another process that
+	// shares one of the session's ports (the kernel gives one ephemeral
+	// port to connections to different destinations) from the session's.
+	ends map[netip.AddrPort][]netip.AddrPort
+	log  []wire.Packet // for packets(), the last maxLog
 }
 
 // portLinger is how long a port stays in the filter after its socket.
@@ -127,7 +134,7 @@ func (rt *Runtime) StartWire(show bool, pcapFile string) error {
 		return &sock.Error{Op: "wire", FD: -1, Err: errnoOf(err), Detail: err.Error()}
 	}
 	ws := &wireState{c: c, d: wire.NewDecoder(), show: show, start: time.Now(),
-		ports: portSet{}, pending: map[uint16]bool{}}
+		ports: portSet{}, pending: map[uint16]bool{}, ends: map[netip.AddrPort][]netip.AddrPort{}}
 	if pcapFile != "" {
 		// The file, and Go's poller that opening it may start, go above
 		// the session's descriptor numbers.
@@ -268,6 +275,9 @@ func (rt *Runtime) wireDrain(linger bool) {
 			if !ok || !ws.ports.has(p) && !ws.pending[p.Dst.Port()] {
 				continue // past maxPorts the kernel passes every port
 			}
+			if ws.foreign(p) {
+				continue
+			}
 			n++
 			rt.wireShow(p, f)
 		}
@@ -342,17 +352,17 @@ func (rt *Runtime) wireLinkDrain() int {
 func (rt *Runtime) wirePorts() {
 	ws := rt.wire
 	now := time.Now()
+	clear(ws.ends)
 	for _, fd := range rt.table.FDs() {
-		switch sa, _ := unix.Getsockname(fd); a := sa.(type) {
-		case *unix.SockaddrInet4:
-			if a.Port != 0 {
-				ws.ports[uint16(a.Port)] = now
-			}
-		case *unix.SockaddrInet6:
-			if a.Port != 0 {
-				ws.ports[uint16(a.Port)] = now
-			}
+		sa, _ := unix.Getsockname(fd)
+		local, ok := inetAddr(sa)
+		if !ok || local.Port() == 0 {
+			continue
 		}
+		ws.ports[local.Port()] = now
+		pa, _ := unix.Getpeername(fd)
+		peer, _ := inetAddr(pa) // the zero AddrPort when not connected
+		ws.ends[local] = append(ws.ends[local], peer)
 	}
 	want := make(map[uint16]bool, len(ws.ports)+len(ws.pending))
 	for port, seen := range ws.ports {
@@ -373,6 +383,51 @@ func (rt *Runtime) wirePorts() {
 }
 
 type portSet map[uint16]time.Time
+
+// inetAddr is an inet or inet6 socket address as an AddrPort (an IPv4
+// address mapped into IPv6 as IPv4, as packets carry it).
+func inetAddr(sa unix.Sockaddr) (netip.AddrPort, bool) {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), true
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// foreign reports whether p belongs to another process's flow: one of its
+// ends is the local address of a session socket, and no session socket
+// there takes the packet's other end (connected to another peer). A
+// packet whose ends are not open sockets of the session (a teardown after
+// close, a connect under way) is not foreign.
+func (ws *wireState) foreign(p wire.Packet) bool {
+	known := false
+	for _, e := range [...][2]netip.AddrPort{{p.Src, p.Dst}, {p.Dst, p.Src}} {
+		local, other := e[0], e[1]
+		for _, at := range [...]netip.AddrPort{local, netip.AddrPortFrom(unspecified(local.Addr()), local.Port())} {
+			peers, ok := ws.ends[at]
+			if !ok {
+				continue
+			}
+			known = true
+			for _, peer := range peers {
+				if !peer.IsValid() || peer == other {
+					return false
+				}
+			}
+		}
+	}
+	return known
+}
+
+// unspecified is the wildcard address of a's family (0.0.0.0 or ::).
+func unspecified(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
+}
 
 func (ps portSet) has(p wire.Packet) bool {
 	_, src := ps[p.Src.Port()]

@@ -1,7 +1,9 @@
 package luaapi
 
 import (
+	"io"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
 
 	"sockshell/wire"
 )
@@ -218,4 +221,75 @@ func TestWireFileName(t *testing.T) {
 	if fi, err := os.Stat(name); err != nil || fi.Size() < 24 {
 		t.Errorf("the pcap file: %v, %v", fi, err)
 	}
+}
+
+// TestWireNotOtherFlows: another process's connection from the same local
+// port as one of the session's (the kernel shares a port between flows to
+// different destinations; here SO_REUSEADDR does it on purpose) is not
+// shown: the wire shows the session's flows only.
+func TestWireNotOtherFlows(t *testing.T) {
+	needWire(t)
+	other, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	go func() {
+		for {
+			c, err := other.Accept()
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	s := newSession(t, Config{})
+	s.ok(`
+		expect(wire("on"), true)
+		srv = socket("inet", "stream"); bind(srv, "127.0.0.1:0"); listen(srv)
+		c = socket("inet", "stream"); setopt(c, "reuseaddr", true); bind(c, "127.0.0.1:0")
+		connect(c, getsockname(srv)); conn = accept(srv)
+		port = tonumber(getsockname(c):match(":(%d+)$"))`)
+	port := int(s.rt.Global("port").(lua.LNumber))
+	// The other flow: 127.0.0.1:port to the other listener.
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("bind to the session's port %d: %v", port, err)
+	}
+	otherPort := other.Addr().(*net.TCPAddr).Port
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: otherPort, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(fd, []byte("not the session's")); err != nil {
+		t.Fatal(err)
+	}
+	s.ok(`
+		send(c, "the session's"); expect(recv(conn), "the session's")
+		sleep(0.05); send(conn, "!"); expect(recv(c), "!")
+		ps = packets()
+		expect(wire("off"), true)`)
+	ps := s.rt.Global("ps").(*lua.LTable)
+	mine := 0
+	for i := 1; i <= ps.Len(); i++ {
+		p := ps.RawGetInt(i).(*lua.LTable)
+		src, dst := p.RawGetString("src").String(), p.RawGetString("dst").String()
+		if strings.HasSuffix(src, ":"+strconv.Itoa(otherPort)) || strings.HasSuffix(dst, ":"+strconv.Itoa(otherPort)) {
+			t.Errorf("the other process's packet is shown: %s > %s", src, dst)
+		}
+		if p.RawGetString("len").String() == "13" {
+			mine++
+		}
+	}
+	if mine == 0 {
+		t.Errorf("the session's own 13 bytes are not among the %d packets", ps.Len())
+	}
+	t.Log("\n" + s.out.String())
 }
