@@ -272,7 +272,7 @@ func (rt *Runtime) wireDrain(linger bool) {
 				break
 			}
 			p, ok := ws.d.Decode(f)
-			if !ok || !ws.ports.has(p) && !ws.pending[p.Dst.Port()] {
+			if !ok || !ws.ports.has(p) && !ws.pending[p.Dst.Port()] && !ws.pending[p.Src.Port()] {
 				continue // past maxPorts the kernel passes every port
 			}
 			if ws.foreign(p) {

@@ -293,3 +293,41 @@ func TestWireNotOtherFlows(t *testing.T) {
 	}
 	t.Log("\n" + s.out.String())
 }
+
+// TestWireOutsideServer: connecting to a server that is not the session's
+// (another process on loopback, as when probing a server), the wire shows
+// the server's side too: its SYN-ACK and the bytes it sends at once, which
+// come before the session knows its socket's port.
+func TestWireOutsideServer(t *testing.T) {
+	needWire(t)
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte("220 hello\r\n"))
+		io.Copy(io.Discard, c)
+		c.Close()
+	}()
+	s := newSession(t, Config{})
+	s.ok(`
+		expect(wire("on"), true)
+		c = socket("inet", "stream")
+		connect(c, "` + l.Addr().String() + `")
+		expect(recvline(c), "220 hello")
+		close(c)
+		ps = packets()
+		expect(wire("off"), true)`)
+	out := s.out.String()
+	if got := strings.Join(flagsOf(out), " "); !strings.HasPrefix(got, "SYN SYN-ACK ACK") {
+		t.Errorf("flags %q, want the handshake's three first:\n%s", got, out)
+	}
+	if !strings.Contains(out, `len 11 "220 hello\r\n"`) {
+		t.Errorf("the server's greeting is not shown:\n%s", out)
+	}
+}
