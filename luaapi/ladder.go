@@ -425,7 +425,7 @@ func (rt *Runtime) ladderPacket(p wire.Packet) {
 
 func packetEntry(p wire.Packet, at time.Duration) ladEntry {
 	return ladEntry{at: at, kind: ladder.Packet, fd: -1, made: -1, src: p.Src.String(), dst: p.Dst.String(),
-		label: p.Summary(), alert: strings.Contains(p.Flags, "RST") || p.Proto == "TCP" && p.Window == 0}
+		label: p.Summary(), alert: p.Proto == "ICMP" || strings.Contains(p.Flags, "RST") || p.Proto == "TCP" && p.Window == 0}
 }
 
 // diagram makes the diagram of entries: each descriptor's calls, from the

@@ -26,7 +26,7 @@ var wireOps = []*Spec{
 		Doc: "the kernel's counters of FD's TCP connection (TCP_INFO; all TCP descriptors without FD): rtt/rttvar and rto in ms, cwnd, ssthresh, retransmits, segments in and out, bytes acked, delivery rate", Returns: "one line per descriptor",
 		checked: true, run: runTCP},
 	{Name: "packets", Results: results(KTable),
-		Doc: "the packets the wire saw since the last call (the last 1000 at most), for a script to check", Returns: "a list of {time, src, dst, proto, flags, seq, ack, win, len, data}, with retrans=true for a retransmitted segment and link= what the lab's link did to it",
+		Doc: "the packets the wire saw since the last call (the last 1000 at most), for a script to check", Returns: "a list of {time, src, dst, proto (TCP, UDP, ICMP), flags, seq, ack, win, len, data}, with retrans=true for a retransmitted segment and link= what the lab's link did to it",
 		run: runPackets},
 }
 
@@ -99,6 +99,9 @@ func runPackets(rt *Runtime, L *lua.LState) ([]lua.LValue, *waitReq) {
 		t.RawSetString("src", lua.LString(p.Src.String()))
 		t.RawSetString("dst", lua.LString(p.Dst.String()))
 		t.RawSetString("proto", lua.LString(p.Proto))
+		if p.Proto == "ICMP" {
+			t.RawSetString("flags", lua.LString(p.Flags)) // what was unreachable
+		}
 		if p.Proto == "TCP" {
 			t.RawSetString("flags", lua.LString(p.Flags))
 			t.RawSetString("seq", lua.LNumber(p.Seq))

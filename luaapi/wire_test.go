@@ -331,3 +331,36 @@ func TestWireOutsideServer(t *testing.T) {
 		t.Errorf("the server's greeting is not shown:\n%s", out)
 	}
 }
+
+// TestWirePortUnreachable: a datagram to a closed port, from a connected
+// UDP socket: the wire shows the kernel's ICMP answer right after the
+// send, and the socket's next recv fails with ECONNREFUSED because of it.
+func TestWirePortUnreachable(t *testing.T) {
+	needWire(t)
+	s := newSession(t, Config{})
+	s.ok(`
+		expect(wire("on"), true)
+		local gone = socket("inet", "dgram"); bind(gone, "127.0.0.1:0"); closed = getsockname(gone); close(gone)
+		u = socket("inet", "dgram"); connect(u, closed)
+		send(u, "anyone?")
+		ps = packets()
+		local _, _, code = recv(u, 100, 1)
+		expect(code, "ECONNREFUSED")
+		expect(wire("off"), true)`)
+	out := s.out.String()
+	if !regexp.MustCompile(`wire \+\S+ 127\.0\.0\.1:\d+ > 127\.0\.0\.1:\d+ ICMP port unreachable \(UDP\)\n`).MatchString(out) {
+		t.Errorf("no ICMP line:\n%s", out)
+	}
+	ps := s.rt.Global("ps").(*lua.LTable)
+	found := false
+	for i := 1; i <= ps.Len(); i++ {
+		p := ps.RawGetInt(i).(*lua.LTable)
+		if p.RawGetString("proto").String() == "ICMP" && p.RawGetString("flags").String() == "port unreachable (UDP)" &&
+			p.RawGetString("src").String() == s.rt.Global("closed").String() {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("packets() has no ICMP port unreachable from %s:\n%s", s.rt.Global("closed"), out)
+	}
+}

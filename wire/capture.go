@@ -166,49 +166,69 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // filter is the kernel filter: Ethernet frames that loopback sends
 // (PACKET_OUTGOING: each packet appears once more as received), carrying
 // IPv4 (not a later fragment) or IPv6 (no extension header), TCP or UDP,
-// with either port in ports. The ports are put in scratch memory, M[0]
-// the source and M[1] the destination, and looked up once for both
-// families. Past maxPorts every port passes.
+// with either port in ports — or an ICMP "destination unreachable" (ICMPv6
+// type 1) about such a packet: the datagram it returns has the ports (its
+// IPv4 header taken as the usual 20 bytes). The ports are put in scratch
+// memory, M[0] the source and M[1] the destination, and looked up once for
+// every kind. Past maxPorts every port passes.
 func filter(ports map[uint16]bool) []bpf.Instruction {
 	const (
 		accept   = 0x40000
 		outgoing = 4
 	)
-	reject := bpf.RetConstant{Val: 0}
-	var p []bpf.Instruction
-	p = append(p,
+	p := program{
 		bpf.LoadExtension{Num: bpf.ExtType},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: outgoing, SkipTrue: 1},
-		reject,
+		jumpIf{bpf.JumpNotEqual, outgoing, "no"},
 		bpf.LoadAbsolute{Off: 12, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x86dd, SkipTrue: 13},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipTrue: 1},
-		reject,
-		// IPv4: the protocol, no fragment offset, ports past the header.
-		bpf.LoadAbsolute{Off: 23, Size: 1},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_TCP, SkipTrue: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_UDP, SkipTrue: 1},
-		reject,
+		jumpIf{bpf.JumpEqual, 0x86dd, "ipv6"},
+		jumpIf{bpf.JumpNotEqual, 0x0800, "no"},
+		// IPv4: no fragment offset; X is the header's length.
 		bpf.LoadAbsolute{Off: 20, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: 8},
+		jumpIf{bpf.JumpBitsSet, 0x1fff, "no"},
 		bpf.LoadMemShift{Off: 14},
+		bpf.LoadAbsolute{Off: 23, Size: 1},
+		jumpIf{bpf.JumpEqual, unix.IPPROTO_TCP, "ports4"},
+		jumpIf{bpf.JumpEqual, unix.IPPROTO_UDP, "ports4"},
+		jumpIf{bpf.JumpNotEqual, unix.IPPROTO_ICMP, "no"},
+		bpf.LoadIndirect{Off: 14, Size: 1},
+		jumpIf{bpf.JumpNotEqual, 3, "no"}, // destination unreachable
+		bpf.LoadIndirect{Off: 14 + 8 + 20, Size: 2},
+		bpf.StoreScratch{Src: bpf.RegA, N: 0},
+		bpf.LoadIndirect{Off: 14 + 8 + 20 + 2, Size: 2},
+		jump("lookup"),
+		// The rejects sit after an unconditional jump, never just before
+		// the lookup: the kernel's check that scratch memory is stored
+		// before it is loaded also follows the fall-through of a ret.
+		label("no"),
+		bpf.RetConstant{Val: 0},
+		label("ports4"),
 		bpf.LoadIndirect{Off: 14, Size: 2},
 		bpf.StoreScratch{Src: bpf.RegA, N: 0},
 		bpf.LoadIndirect{Off: 16, Size: 2},
-		bpf.Jump{Skip: 7}, // to the lookup
-		// IPv6
+		jump("lookup"),
+		label("ipv6"),
 		bpf.LoadAbsolute{Off: 20, Size: 1},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_TCP, SkipTrue: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_UDP, SkipTrue: 1},
-		reject,
+		jumpIf{bpf.JumpEqual, unix.IPPROTO_TCP, "ports6"},
+		jumpIf{bpf.JumpEqual, unix.IPPROTO_UDP, "ports6"},
+		jumpIf{bpf.JumpNotEqual, unix.IPPROTO_ICMPV6, "no6"},
+		bpf.LoadAbsolute{Off: 54, Size: 1},
+		jumpIf{bpf.JumpNotEqual, 1, "no6"}, // destination unreachable
+		bpf.LoadAbsolute{Off: 54 + 8 + 40, Size: 2},
+		bpf.StoreScratch{Src: bpf.RegA, N: 0},
+		bpf.LoadAbsolute{Off: 54 + 8 + 40 + 2, Size: 2},
+		jump("lookup"),
+		label("no6"),
+		bpf.RetConstant{Val: 0},
+		label("ports6"),
 		bpf.LoadAbsolute{Off: 54, Size: 2},
 		bpf.StoreScratch{Src: bpf.RegA, N: 0},
 		bpf.LoadAbsolute{Off: 56, Size: 2},
 		// the lookup: A holds the destination port
+		label("lookup"),
 		bpf.StoreScratch{Src: bpf.RegA, N: 1},
-	)
+	}
 	if len(ports) > maxPorts {
-		return append(p, bpf.RetConstant{Val: accept})
+		return append(p.assemble(), bpf.RetConstant{Val: accept})
 	}
 	for _, n := range []int{0, 1} {
 		p = append(p, bpf.LoadScratch{Dst: bpf.RegA, N: n})
@@ -216,5 +236,55 @@ func filter(ports map[uint16]bool) []bpf.Instruction {
 			p = append(p, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(port), SkipTrue: 1}, bpf.RetConstant{Val: accept})
 		}
 	}
-	return append(p, reject)
+	return append(p.assemble(), bpf.RetConstant{Val: 0})
+}
+
+// program is a filter with jumps to labels, so that adding an instruction
+// does not mean counting every jump over it again: its items are
+// bpf.Instructions, labels, jumpIfs (taken to the label when the test
+// holds, else on) and jumps. BPF jumps only forward.
+type program []any
+
+type (
+	label  string
+	jump   string
+	jumpIf struct {
+		cond bpf.JumpTest
+		val  uint32
+		to   label
+	}
+)
+
+// assemble resolves the labels; it panics on a jump backwards or too far
+// for a conditional jump (255 instructions), which are mistakes in filter.
+func (p program) assemble() []bpf.Instruction {
+	at := map[label]int{}
+	n := 0
+	for _, it := range p {
+		if l, ok := it.(label); ok {
+			at[l] = n
+		} else {
+			n++
+		}
+	}
+	skip := func(i int, to label) int {
+		k, ok := at[to]
+		if !ok || k <= i || k-i-1 > 255 {
+			panic("wire: bad jump to " + string(to))
+		}
+		return k - i - 1
+	}
+	var out []bpf.Instruction
+	for _, it := range p {
+		switch x := it.(type) {
+		case label:
+		case jump:
+			out = append(out, bpf.Jump{Skip: uint32(skip(len(out), label(x)))})
+		case jumpIf:
+			out = append(out, bpf.JumpIf{Cond: x.cond, Val: x.val, SkipTrue: uint8(skip(len(out), x.to))})
+		case bpf.Instruction:
+			out = append(out, x)
+		}
+	}
+	return out
 }

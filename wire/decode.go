@@ -10,10 +10,11 @@ import (
 	"sockshell/record"
 )
 
-// Packet is one decoded TCP segment or UDP datagram.
+// Packet is one decoded TCP segment, UDP datagram, or ICMP or ICMPv6
+// destination unreachable about one.
 type Packet struct {
 	Time     time.Time
-	Proto    string // "TCP" or "UDP"
+	Proto    string // "TCP", "UDP", or "ICMP" (a destination unreachable: Flags)
 	Src, Dst netip.AddrPort
 	// TCP: the flags as one word (SYN, SYN-ACK, ACK, PSH-ACK, FIN-ACK,
 	// RST, RST-ACK...), the sequence and acknowledgement numbers relative
@@ -151,10 +152,62 @@ func (d *Decoder) DecodeIP(ip []byte, t time.Time) (p Packet, ok bool) {
 		p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:2]))
 		p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:4]))
 		p.Payload = append([]byte(nil), l4[8:n]...)
+	case 1, 58: // ICMP, ICMPv6
+		return p, decodeUnreachable(&p, proto, l4, src, dst)
 	default:
 		return p, false
 	}
 	return p, true
+}
+
+// decodeUnreachable decodes an ICMP or ICMPv6 "destination unreachable"
+// about a TCP segment or UDP datagram (the kernel's answer to a datagram
+// sent to a closed port): as from the unreachable end, the returned
+// packet's destination port at the message's source address, to the
+// packet's sender, so that it sits on that socket's flow. Flags say what
+// was unreachable and the packet's protocol ("port unreachable (UDP)").
+func decodeUnreachable(p *Packet, proto byte, l4 []byte, src, dst netip.Addr) bool {
+	if len(l4) < 8 {
+		return false
+	}
+	typ, code, inner := l4[0], l4[1], l4[8:]
+	var iproto byte
+	var ports []byte
+	switch {
+	case proto == 1 && typ == 3 && len(inner) >= 20:
+		ihl := int(inner[0]&0xf) * 4
+		if ihl < 20 || len(inner) < ihl+4 {
+			return false
+		}
+		iproto, ports = inner[9], inner[ihl:ihl+4]
+	case proto == 58 && typ == 1 && len(inner) >= 44:
+		iproto, ports = inner[6], inner[40:44]
+	default:
+		return false
+	}
+	what := map[byte]string{6: "TCP", 17: "UDP"}[iproto]
+	if what == "" {
+		return false
+	}
+	p.Proto = "ICMP"
+	p.Flags = unreachable(proto, code) + " (" + what + ")"
+	p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(ports[2:4]))
+	p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(ports[0:2]))
+	return true
+}
+
+// unreachable names an ICMP (proto 1) or ICMPv6 (58) unreachable code.
+func unreachable(proto, code byte) string {
+	names := map[byte]string{0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable",
+		3: "port unreachable", 4: "fragmentation needed", 13: "administratively prohibited"}
+	if proto == 58 {
+		names = map[byte]string{0: "no route", 1: "administratively prohibited", 3: "address unreachable",
+			4: "port unreachable"}
+	}
+	if n, ok := names[code]; ok {
+		return n
+	}
+	return fmt.Sprintf("unreachable (code %d)", code)
 }
 
 // relative gives a segment's sequence and acknowledgement numbers relative
@@ -249,8 +302,12 @@ func flags(fl byte) string {
 // Summary is the packet's headers in words, as Line shows them: the
 // flags, sequence and acknowledgement numbers, window and payload length
 // of a TCP segment (PSH-ACK seq 1 ack 1 win 512 len 5), a UDP datagram's
-// length (UDP len 5).
+// length (UDP len 5), what an ICMP message says (ICMP port unreachable
+// (UDP)).
 func (p Packet) Summary() string {
+	if p.Proto == "ICMP" {
+		return "ICMP " + p.Flags
+	}
 	if p.Proto == "UDP" {
 		return fmt.Sprintf("UDP len %d", len(p.Payload))
 	}

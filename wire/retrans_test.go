@@ -74,12 +74,44 @@ func FuzzDecodeIP(f *testing.F) {
 	f.Add(segment(1, flagSYN, 1, ""))
 	f.Add(segment(2, flagPSH|flagACK, 7, "data"))
 	f.Add([]byte{0x60})
+	f.Add(unreachable4())
 	d := NewDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if p, ok := d.DecodeIP(b, time.Time{}); ok {
 			_ = p.Line(time.Time{})
 		}
 	})
+}
+
+// unreachable4 is an IPv4 ICMP port unreachable about a UDP datagram from
+// 127.0.0.1:40000 to 127.0.0.1:9.
+func unreachable4() []byte {
+	ip := func(proto byte, n int) []byte {
+		h := []byte{0x45, 0, 0, byte(20 + n), 0, 0, 0, 0, 64, proto, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1}
+		return h
+	}
+	udp := []byte{0x9c, 0x40, 0, 9, 0, 8, 0, 0}
+	inner := append(ip(17, len(udp)), udp...)
+	icmp := append([]byte{3, 3, 0, 0, 0, 0, 0, 0}, inner...)
+	return append(ip(1, len(icmp)), icmp...)
+}
+
+func TestDecodeUnreachable(t *testing.T) {
+	p, ok := NewDecoder().DecodeIP(unreachable4(), time.Time{})
+	if !ok || p.Proto != "ICMP" || p.Flags != "port unreachable (UDP)" || p.Src != mustAddrPort("127.0.0.1:9") || p.Dst != mustAddrPort("127.0.0.1:40000") {
+		t.Fatalf("%v %+v", ok, p)
+	}
+	// Cut short anywhere: no panic, and decoded only while the returned
+	// datagram's ports are there (20 + 8 + 20 + 4 bytes).
+	for n := range len(unreachable4()) {
+		b := unreachable4()[:n]
+		if n >= 20 {
+			b[3] = byte(n) // the outer length as cut
+		}
+		if _, ok := NewDecoder().DecodeIP(b, time.Time{}); ok != (n >= 52) {
+			t.Errorf("a message cut to %d bytes: decoded %v", n, ok)
+		}
+	}
 }
 
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

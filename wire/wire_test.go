@@ -206,3 +206,48 @@ func TestFilterKeepsToItsPorts(t *testing.T) {
 		t.Errorf("%d datagrams seen, want 1 (each packet once)", seen[udpPort])
 	}
 }
+
+// TestPortUnreachable: a datagram to a closed port, over IPv4 and IPv6:
+// the kernel's ICMP answer passes the filter (it is about the session's
+// port) and reads as from the closed port to the sender.
+func TestPortUnreachable(t *testing.T) {
+	c := capture(t)
+	for _, network := range []string{"udp4", "udp6"} {
+		host := map[string]string{"udp4": "127.0.0.1", "udp6": "::1"}[network]
+		closed, err := net.ListenPacket(network, net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Skipf("%s: %v", network, err)
+		}
+		to := closed.LocalAddr().(*net.UDPAddr)
+		closed.Close()
+		u, err := net.ListenPacket(network, net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := uint16(u.LocalAddr().(*net.UDPAddr).Port)
+		if err := c.SetPorts(map[uint16]bool{from: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.WriteTo([]byte("anyone?"), to); err != nil {
+			t.Fatal(err)
+		}
+		var icmp []Packet
+		for _, p := range drain(t, c, NewDecoder(), nil) {
+			if p.Proto == "ICMP" {
+				icmp = append(icmp, p)
+			}
+		}
+		u.Close()
+		if len(icmp) != 1 {
+			t.Fatalf("%s: %d ICMP messages, want 1", network, len(icmp))
+		}
+		p := icmp[0]
+		if p.Flags != "port unreachable (UDP)" || p.Src.Port() != uint16(to.Port) || p.Dst.Port() != from {
+			t.Errorf("%s: %s", network, p.Line(time.Time{}))
+		}
+		if want := "ICMP port unreachable (UDP)"; p.Summary() != want {
+			t.Errorf("%s: summary %q, want %q", network, p.Summary(), want)
+		}
+		t.Log(p.Line(time.Time{}))
+	}
+}
