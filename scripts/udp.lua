@@ -62,5 +62,17 @@ local n = sendto(a, "anyone there?", nowhere)
 print("sendto " .. nowhere .. " (nobody there) still returns " .. tostring(n) .. ": the datagram is simply lost")
 expect(n, 13)
 
+-- The kernel did answer: an ICMP "port unreachable" to a's address (as
+-- root, wire on shows it beside the sendto). A socket that is not
+-- connected never hears of it; a connected one does: the error waits on
+-- the socket, and its next call fails with it.
+local c = assert(socket("inet", "dgram"))
+assert(connect(c, nowhere))
+expect(send(c, "anyone there?"), 13)
+local _, err, code = recv(c, 100, 1)
+print("connected to it, the send still returns 13; the next recv: " .. tostring(err))
+expect(code, "ECONNREFUSED")
+assert(close(c))
+
 assert(close(a))
 assert(close(b))
