@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -231,8 +232,13 @@ func TestPortUnreachable(t *testing.T) {
 		if _, err := u.WriteTo([]byte("anyone?"), to); err != nil {
 			t.Fatal(err)
 		}
+		name := filepath.Join(t.TempDir(), "u.pcap")
+		pc, err := CreatePcap(name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var icmp []Packet
-		for _, p := range drain(t, c, NewDecoder(), nil) {
+		for _, p := range drain(t, c, NewDecoder(), func(f Frame) { pc.Write(f) }) {
 			if p.Proto == "ICMP" {
 				icmp = append(icmp, p)
 			}
@@ -249,5 +255,21 @@ func TestPortUnreachable(t *testing.T) {
 			t.Errorf("%s: summary %q, want %q", network, p.Summary(), want)
 		}
 		t.Log(p.Line(time.Time{}))
+		// tcpdump reads the same message from the pcap.
+		if err := pc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		tcpdump, err := exec.LookPath("tcpdump")
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(tcpdump, "-nn", "-r", name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tcpdump: %v\n%s", err, out)
+		}
+		want := map[string]string{"udp4": "udp port %d unreachable", "udp6": "unreachable port, ::1 udp port %d"}[network]
+		if want = fmt.Sprintf(want, to.Port); !strings.Contains(string(out), want) {
+			t.Errorf("%s: tcpdump's reading lacks %q:\n%s", network, want, out)
+		}
 	}
 }
